@@ -1,0 +1,175 @@
+"""Errors, and the one table of the provider's status codes.
+
+The tree::
+
+    ItnioError
+    ├── ConfigError          credentials missing or unsafe (plain http to a remote host)
+    ├── UsageError           the caller broke a documented limit or passed bad input;
+    │                        raised before any I/O
+    ├── ApiError             the provider answered with a status other than "0"
+    │   ├── FatalApiError        -1 -2 -10 -13: stop the whole campaign
+    │   ├── RejectedError        this request was refused (content, numbers, pricing, ...)
+    │   └── TransientApiError    -15 -16 still answered after every retry
+    ├── NotSentError         provably not accepted and out of retries
+    │                        (connection never established, HTTP 429/503)
+    └── AmbiguousError       the request left and its fate is unknown (read timeout, reset,
+                             other HTTP error, unparsable answer); carries what was sent;
+                             never retried automatically
+
+Every error from a request carries ``endpoint``, ``code`` (the API status or ``"HTTP 503"``)
+and ``reason`` (the provider's words, or what went wrong).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Kind = Literal["ok", "fatal", "rejected", "retry"]
+
+
+@dataclass(frozen=True)
+class StatusCode:
+    """One row of the provider's status table."""
+
+    code: str
+    meaning: str
+    kind: Kind
+    advice: str = ""
+
+
+#: Every status code in the API reference: meaning, and what a client should do with it.
+STATUS_CODES: dict[str, StatusCode] = {
+    s.code: s
+    for s in (
+        StatusCode("0", "success", "ok"),
+        StatusCode("-1", "authentication error", "fatal", "check the API key, secret and app id"),
+        StatusCode("-2", "restricted IP access", "fatal", "whitelist this machine's IP"),
+        StatusCode("-3", "sensitive characters in content", "rejected", "reword the message"),
+        StatusCode("-4", "content empty", "rejected"),
+        StatusCode("-5", "content too long", "rejected"),
+        StatusCode(
+            "-6",
+            "content is not an approved template",
+            "rejected",
+            "get the template approved by the provider",
+        ),
+        StatusCode("-7", "too many numbers in one request", "rejected", "client bug"),
+        StatusCode("-8", "phone number empty", "rejected"),
+        StatusCode("-9", "abnormal phone number", "rejected"),
+        StatusCode("-10", "balance insufficient", "fatal", "top up the account, then resume"),
+        StatusCode("-11", "incorrect time format", "rejected", "client bug"),
+        StatusCode("-13", "user locked", "fatal", "contact the provider"),
+        StatusCode("-14", "field empty or query id abnormal", "rejected"),
+        StatusCode("-15", "queried too frequently", "retry", "back off and retry"),
+        StatusCode("-16", "timestamp expired", "retry", "re-sign and retry; check the clock"),
+        StatusCode(
+            "-18",
+            "port program unusual (provider-side error)",
+            "rejected",
+            "provider failure; try later",
+        ),
+        StatusCode(
+            "-19",
+            "pricing not confirmed for the destination / channel not bound",
+            "rejected",
+            "contact the provider's business team",
+        ),
+        StatusCode("-22", "parameter exception", "rejected", "client bug"),
+        StatusCode("-25", "out of time range", "rejected", "client bug"),
+    )
+}
+
+FATAL_CODES = frozenset(c for c, s in STATUS_CODES.items() if s.kind == "fatal")
+RETRY_CODES = frozenset(c for c, s in STATUS_CODES.items() if s.kind == "retry")
+#: HTTP statuses that prove the request was not accepted (safe to retry).
+RETRY_HTTP_STATUSES = frozenset({429, 503})
+
+
+def describe(code: str) -> StatusCode:
+    """The table row for ``code``; unknown codes are treated as a rejection."""
+    return STATUS_CODES.get(code, StatusCode(code, "undocumented status", "rejected"))
+
+
+class ItnioError(Exception):
+    """Base of every error this package raises."""
+
+
+class ConfigError(ItnioError, ValueError):
+    """Credentials or settings are missing or unsafe."""
+
+
+class UsageError(ItnioError, ValueError):
+    """The caller broke a documented limit or passed bad input. Raised before any I/O."""
+
+
+class RequestError(ItnioError):
+    """An error about one request: carries ``endpoint``, ``code``, ``reason``, ``attempts``."""
+
+    def __init__(self, endpoint: str, code: str, reason: str, *, attempts: int = 1) -> None:
+        self.endpoint = endpoint
+        self.code = code
+        self.reason = reason
+        self.attempts = attempts
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        return f"{self.endpoint}: {self.code} {self.reason}"
+
+
+class ApiError(RequestError):
+    """The provider answered with a non-zero ``status``."""
+
+    @property
+    def status(self) -> StatusCode:
+        return describe(self.code)
+
+    def _message(self) -> str:
+        row = describe(self.code)
+        advice = f" ({row.advice})" if row.advice else ""
+        return f"{self.endpoint}: status {self.code} {row.meaning}: {self.reason}{advice}"
+
+
+class FatalApiError(ApiError):
+    """-1, -2, -10, -13: nothing more can be sent until the user acts."""
+
+
+class RejectedError(ApiError):
+    """The provider refused this request; other requests may still succeed."""
+
+
+class TransientApiError(ApiError):
+    """-15/-16 still answered after every allowed attempt (the request was not accepted)."""
+
+
+class NotSentError(RequestError):
+    """The request provably was not accepted, and the retries ran out."""
+
+
+class AmbiguousError(RequestError):
+    """The request may or may not have been accepted; it is never retried automatically.
+
+    ``request`` holds what was sent (the JSON body or query, no credentials) so the
+    campaign layer can mark exactly those recipients ``unknown``.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        code: str,
+        reason: str,
+        *,
+        request: dict[str, Any] | None = None,
+        attempts: int = 1,
+    ) -> None:
+        self.request = request or {}
+        super().__init__(endpoint, code, reason, attempts=attempts)
+
+
+def api_error(endpoint: str, code: str, reason: str, *, attempts: int = 1) -> ApiError:
+    """The one place that maps a status code to its exception class."""
+    cls: type[ApiError] = {
+        "fatal": FatalApiError,
+        "retry": TransientApiError,
+    }.get(describe(code).kind, RejectedError)
+    return cls(endpoint, code, reason, attempts=attempts)
