@@ -160,6 +160,8 @@ class AsyncClient:
         """
         if method not in ("POST", "GET"):
             raise UsageError(f"method must be 'POST' or 'GET', not {method!r}")
+        if isinstance(numbers, str):
+            raise UsageError("sendSms: numbers must be a list of strings, not one string")
         limit = MAX_NUMBERS_POST if method == "POST" else MAX_NUMBERS_GET
         item = BatchItem(tuple(numbers), content, sender_id, _opt_tuple(order_ids))
         _check_item(item, "sendSms", limit)
@@ -486,7 +488,7 @@ def _window(
     endpoint: str, start: datetime | str, end: datetime | str, longest: timedelta
 ) -> tuple[datetime, datetime]:
     try:
-        lo, hi = _as_datetime(start), _as_datetime(end)
+        lo, hi = _as_datetime(start).replace(microsecond=0), _ceil_second(_as_datetime(end))
     except ValueError as exc:
         raise UsageError(f"{endpoint}: times must be ISO 8601: {exc}") from exc
     if hi <= lo:
@@ -496,10 +498,17 @@ def _window(
     return lo, hi
 
 
+def _ceil_second(dt: datetime) -> datetime:
+    """The API takes whole seconds: round an end time up so nothing at its edge is lost."""
+    whole = dt.replace(microsecond=0)
+    return whole if whole == dt else whole + timedelta(seconds=1)
+
+
 def _split_window(start: datetime, end: datetime, days: int) -> list[tuple[datetime, datetime]]:
+    """Whole-second windows of at most ``days`` covering ``start``..``end``."""
     step = timedelta(days=days)
     windows = []
-    lo = start
+    lo, end = start.replace(microsecond=0), _ceil_second(end)
     while lo < end:
         hi = min(lo + step, end)
         windows.append((lo, hi))
