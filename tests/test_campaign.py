@@ -1,0 +1,124 @@
+"""Whole campaigns end to end: plan → send_campaign / run_campaign → result, against the sandbox."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import FAST_SETTINGS
+
+from itnio_campaign.client import AsyncClient
+from itnio_campaign.models import PENDING, REJECTED, SUBMITTED
+from itnio_campaign.plan import plan_campaign
+from itnio_campaign.runner import ProgressEvent, Stopper, run_campaign, send_campaign
+from itnio_campaign.sandbox import Sandbox, SandboxThread
+
+STORES = ["Andheri", "Bandra", "Colaba", "Dadar"]
+
+
+def contacts(n: int, seed: int = 0) -> pd.DataFrame:
+    """A messy list: personalised names, a few bad numbers, duplicates, a missing name."""
+    rng = np.random.default_rng(seed)
+    phones = [f"+91 98{i:08d}" for i in range(n)]
+    df = pd.DataFrame(
+        {
+            "phone": phones,
+            "first_name": [f"Name{i % 997}" for i in range(n)],
+            "store": rng.choice(STORES, n),
+        },
+        index=pd.RangeIndex(10, 10 + n),
+    )
+    df.loc[df.index[::500], "phone"] = "12345"  # invalid: skipped at plan time
+    df.loc[df.index[1::700], "phone"] = df["phone"].iloc[0]  # duplicates of row 0
+    df.loc[df.index[3], "first_name"] = None  # missing field: skipped
+    return df
+
+
+@pytest.mark.slow
+async def test_personalised_20k_campaign_with_partial_failures() -> None:
+    df = contacts(20_000)
+    before = df.copy(deep=True)
+    # Numbers whose prefix the sandbox treats as invalid are refused one by one.
+    async with (
+        Sandbox(seed=5, invalid_prefixes=("919800000",), reply_rate=0.0) as sb,
+        AsyncClient(sb.credentials, FAST_SETTINGS) as client,
+    ):
+        plan = plan_campaign(df, "phone", "Hi {first_name}, 20% off today at {store}!")
+        ready = plan.recipients["state"] == "ready"
+        events: list[ProgressEvent] = []
+        result = await send_campaign(plan, client, concurrency=8, progress=False,
+                                     on_progress=events.append)  # fmt: skip
+        out = result.frame
+        pd.testing.assert_frame_equal(df, before)
+        assert list(out.index) == list(df.index)
+        assert list(out.columns[:3]) == ["phone", "first_name", "store"]
+        # every ready row was attempted exactly once; no skipped row was sent
+        counts = sb.accept_counts()
+        sent_ids = set(plan.recipients.loc[ready, "order_id"])
+        assert set(counts) <= sent_ids and max(counts.values()) == 1
+        refused = out["number"].str.startswith("919800000") & ready
+        assert (out.loc[refused, "state"] == REJECTED).all()
+        assert (out.loc[ready & ~refused, "state"] == SUBMITTED).all()
+        assert len(counts) == int((ready & ~refused).sum())
+        assert not (out.loc[~ready, "state"].isin([SUBMITTED, REJECTED])).any()
+        summary = result.summary()
+        assert sum(summary.counts.values()) == len(df)
+        assert summary.requests == len(plan.batches) and result.status == "completed"
+        assert events[-1].done == int(ready.sum())
+
+
+async def test_fatal_mid_campaign_halts_with_reason() -> None:
+    df = contacts(3000)
+    async with (
+        Sandbox(seed=1, reply_rate=0.0) as sb,
+        AsyncClient(sb.credentials, FAST_SETTINGS) as client,
+    ):
+        plan = plan_campaign(df, "phone", "Sale today at {store}")
+        sb.inject("sendSms/batch", "none", "api_-10")
+        result = await send_campaign(plan, client, concurrency=1, progress=False)
+        assert result.status == "halted" and "balance" in (result.halt_reason or "")
+        assert "halted" in str(result.summary())
+        states = result.frame["state"]
+        assert (states == PENDING).sum() > 0
+        assert len(sb.requests) == 2
+
+
+async def test_stop_from_the_progress_callback() -> None:
+    df = contacts(3000)
+    async with (
+        Sandbox(seed=1, reply_rate=0.0) as sb,
+        AsyncClient(sb.credentials, FAST_SETTINGS) as client,
+    ):
+        plan = plan_campaign(df, "phone", "Hi {first_name}")
+        stopper = Stopper()  # what result.stop() / a Stop button sets
+
+        result = await send_campaign(
+            plan, client, concurrency=1, progress=False,
+            on_progress=lambda event: stopper.stop(), stopper=stopper,
+        )  # fmt: skip
+        assert result.status == "stopped"
+        assert len(sb.requests) == 1 and (result.frame["state"] == PENDING).any()
+        assert "stopped" in str(result.summary())
+
+
+def test_run_campaign_from_a_script() -> None:
+    with SandboxThread(seed=2, reply_rate=0.0) as sbt:
+        plan = plan_campaign(contacts(1200), "phone", "Hello from {store}")
+        result = run_campaign(plan, sbt.credentials, progress=False, settings=FAST_SETTINGS)
+        assert result.status == "completed"
+        assert (
+            sum(sbt.sandbox.accept_counts().values()) == (result.frame["state"] == SUBMITTED).sum()
+        )
+
+
+async def test_run_campaign_inside_a_running_loop_like_jupyter() -> None:
+    threads_before = threading.active_count()
+    with SandboxThread(seed=3, reply_rate=0.0) as sbt:
+        plan = plan_campaign(contacts(1500), "phone", "Hello {first_name}")
+        # This test body runs inside an event loop, as a notebook cell does.
+        result = run_campaign(plan, sbt.credentials, progress=False, settings=FAST_SETTINGS)
+        assert result.status == "completed"
+        assert max(sbt.sandbox.accept_counts().values()) == 1
+    assert threading.active_count() == threads_before
