@@ -6,6 +6,7 @@ The tree::
     ├── ConfigError          credentials missing or unsafe (plain http to a remote host)
     ├── UsageError           the caller broke a documented limit or passed bad input;
     │                        raised before any I/O
+    ├── LedgerError          a ledger file in use, foreign, corrupt or of another schema
     ├── ApiError             the provider answered with a status other than "0"
     │   ├── FatalApiError        -1 -2 -10 -13: stop the whole campaign
     │   ├── RejectedError        this request was refused (content, numbers, pricing, ...)
@@ -101,6 +102,13 @@ class ConfigError(ItnioError, ValueError):
 
 class UsageError(ItnioError, ValueError):
     """The caller broke a documented limit or passed bad input. Raised before any I/O."""
+
+
+class LedgerError(ItnioError):
+    """A campaign ledger file is in use, not a ledger, corrupt, or of another schema version.
+
+    The file is left untouched.
+    """
 
 
 class RequestError(ItnioError):
