@@ -1,0 +1,773 @@
+"""``CampaignForm``: a campaign in a Jupyter cell — pick, write, dry-run, confirm, send, report.
+
+The form is a thin layer: every action calls the same functions a notebook user would
+(:func:`~itnio_campaign.plan.plan_campaign`, :func:`~itnio_campaign.runner.send_campaign`,
+:func:`~itnio_campaign.delivery.refresh_delivery`, :func:`~itnio_campaign.excel.write_report`).
+Sending runs as a task on the kernel's running event loop, so the kernel stays responsive
+and **Stop** works. Errors are shown in the form in plain words, never as a traceback.
+
+>>> # form = CampaignForm(df, credentials=sandbox.credentials)
+>>> # form                      # the last expression of a cell displays it
+>>> # form.plan, form.result    # what the user built, for further code
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import html
+import io
+import re
+import time
+from collections.abc import Coroutine, Hashable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+import pandas as pd
+
+from .config import MAX_SENDER_ID_CHARS, Credentials
+from .errors import ItnioError, UsageError
+from .message import count_segments_cached, render_frame, template_fields
+from .result import OUTCOME_COLUMNS, CampaignResult, Stopper
+
+#: Column names that usually hold phone numbers.
+_PHONE_NAME = re.compile(r"phone|mobile|msisdn|number|cell|tel\b|whatsapp|contact_no", re.I)
+_PHONE_VALUE = re.compile(r"\+?\d{7,15}")
+_PHONE_JUNK = re.compile(r"[\s\-().]")
+_NO_COLUMN = ""  # the orderId picker's "none" (a Dropdown's None means "nothing selected")
+#: Rows the live counter renders at most (keystrokes must stay instant on big frames).
+COUNTER_SAMPLE_ROWS = 10_000
+PREVIEW_ROWS = 3
+TABLE_ROWS = 20
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+# --- pure helpers (tested on their own) ---------------------------------------------------
+def guess_number_column(df: pd.DataFrame) -> Hashable | None:
+    """The column most likely to hold phone numbers: by name first, then by its values.
+
+    >>> guess_number_column(pd.DataFrame({"name": ["Ann"], "Mobile No": ["+91 98765 43210"]}))
+    'Mobile No'
+    """
+    if df.columns.empty:
+        return None
+    by_name = [c for c in df.columns if _PHONE_NAME.search(str(c))]
+    if by_name:
+        return by_name[0]
+    best, best_share = None, 0.0
+    sample = df.head(200)
+    for col in df.columns:
+        values = sample[col].dropna().astype(str).str.replace(_PHONE_JUNK, "", regex=True)
+        values = values.str.removesuffix(".0")
+        share = values.str.fullmatch(_PHONE_VALUE).mean() if len(values) else 0.0
+        if share > best_share:
+            best, best_share = col, float(share)
+    return best if best_share >= 0.5 else df.columns[0]
+
+
+@dataclass(frozen=True)
+class ContentStats:
+    """What the live counter shows for one template over the frame."""
+
+    chars: int
+    encoding: str
+    segments: int
+    fields: tuple[str, ...] = ()
+    unknown: tuple[str, ...] = ()
+    min_segments: int = 0
+    max_segments: int = 0
+    ucs2_share: float = 0.0
+    rows: int = 0
+    sampled: bool = False
+    error: str | None = None
+
+    def describe(self) -> str:
+        """One line of plain text, e.g. ``"42 characters · GSM-7 · 1 segment"``."""
+        if self.error:
+            return self.error
+        head = f"{self.chars:,} characters · {self.encoding} · {_plural(self.segments, 'segment')}"
+        if not self.fields or self.unknown or not self.rows:
+            return head
+        seg = (
+            f"{self.min_segments}–{self.max_segments} segments"
+            if self.min_segments != self.max_segments
+            else _plural(self.max_segments, "segment")
+        )
+        enc = (
+            f"UCS-2 for {_percent(self.ucs2_share)} of rows"
+            if 0 < self.ucs2_share < 1
+            else ("UCS-2" if self.ucs2_share >= 1 else "GSM-7")
+        )
+        where = f" (first {self.rows:,} rows)" if self.sampled else ""
+        return f"template: {head} — rendered{where}: {seg}, {enc}"
+
+
+def content_stats(
+    template: str, df: pd.DataFrame, sample_rows: int = COUNTER_SAMPLE_ROWS
+) -> ContentStats:
+    """Characters, encoding and segments of ``template``; over the rendered rows if it has fields.
+
+    >>> content_stats("Hi {name}", pd.DataFrame({"name": ["Ann", "Zoë"]})).describe()
+    'template: 9 characters · GSM-7 · 1 segment — rendered: 1 segment, UCS-2 for 50% of rows'
+    """
+    encoding, segments = count_segments_cached(template)
+    base = ContentStats(len(template), encoding, segments)
+    try:
+        fields = template_fields(template)
+    except UsageError as exc:
+        return ContentStats(len(template), encoding, segments, error=str(exc))
+    if not fields:
+        return base
+    columns = {str(c) for c in df.columns}
+    unknown = tuple(f for f in fields if f not in columns)
+    if unknown:
+        return ContentStats(len(template), encoding, segments, fields, unknown)
+    frame = df.head(sample_rows)
+    rendered = render_frame(template, frame)
+    texts = rendered.content[rendered.missing == ""]
+    if texts.empty:
+        return ContentStats(len(template), encoding, segments, fields)
+    counted = [count_segments_cached(t) for t in texts.astype(str)]
+    segs = [s for _, s in counted]
+    ucs2 = sum(e == "UCS-2" for e, _ in counted) / len(counted)
+    return ContentStats(
+        len(template), encoding, segments, fields, (), min(segs), max(segs), ucs2,
+        len(frame), len(df) > sample_rows,
+    )  # fmt: skip
+
+
+def read_suppression_file(name: str, content: bytes) -> list[str]:
+    """Numbers from an uploaded CSV/TXT/XLSX: the phone-like column, read as text.
+
+    >>> read_suppression_file("optout.csv", b"phone\\n+919876543210\\n")
+    ['+919876543210']
+    """
+    suffix = Path(name).suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+
+        def read(header: int | None) -> pd.DataFrame:
+            return pd.read_excel(io.BytesIO(content), dtype=str, header=header)
+
+    elif suffix in (".csv", ".txt", ""):
+        first = content.split(b"\n", 1)[0]
+        sep = next((d for d in (",", ";", "\t") if d.encode() in first), ",")
+
+        def read(header: int | None) -> pd.DataFrame:
+            return pd.read_csv(io.BytesIO(content), dtype=str, header=header, sep=sep)
+
+    else:
+        raise UsageError(f"{name}: upload a .csv or .xlsx file of numbers")
+    frame = read(0)
+    if frame.columns.size and _PHONE_VALUE.fullmatch(_PHONE_JUNK.sub("", str(frame.columns[0]))):
+        frame = read(None)  # no header row: the first "column name" is itself a number
+    col = guess_number_column(frame)
+    if col is None:
+        return []
+    values = frame[col].dropna().astype(str).str.strip()
+    return [v for v in values if v]
+
+
+def download_link(path: Path, label: str | None = None) -> str:
+    """An HTML ``<a download>`` carrying the file as a data: URI (works in Voilà too)."""
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    name = html.escape(path.name, quote=True)
+    text = html.escape(label or f"Download {path.name}")
+    return (
+        f'<a class="itnio-download-link" download="{name}" '
+        f'href="data:{XLSX_MIME};base64,{data}">{text}</a>'
+    )
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def _percent(share: float) -> str:
+    pct = share * 100
+    return f"{pct:.0f}%" if pct >= 1 else f"{pct:.1g}%"
+
+
+def _table_html(df: pd.DataFrame, rows: int = TABLE_ROWS) -> str:
+    more = f"<p>… {len(df) - rows:,} more rows</p>" if len(df) > rows else ""
+    return df.head(rows).to_html(escape=True, na_rep="", border=0) + more
+
+
+def _note(text: str, kind: str = "info") -> str:
+    colour = {"error": "#b00020", "warn": "#8a5a00", "ok": "#1b5e20"}.get(kind, "#333")
+    return f'<div style="color:{colour}">{html.escape(text)}</div>'
+
+
+# --- the form -----------------------------------------------------------------------------
+class CampaignForm:
+    """A campaign form for one DataFrame. Displays itself; keeps ``plan`` and ``result``.
+
+    ``credentials`` None reads ``ITNIO_*`` from the environment (or ``.env``); a missing or
+    unsafe setting is shown in the form, not raised. ``ledger_dir`` is where each send
+    keeps its ledger (``campaign-<timestamp>.sqlite``); None sends without a ledger.
+    "Use opt-outs from replies" suppresses numbers that replied STOP in the last
+    ``optout_days`` days.
+
+    >>> # form = CampaignForm(df, credentials=sandbox.credentials, ledger_dir="ledgers")
+    >>> # form.dry_run_button.click(); form.confirm.value = True; form.send_button.click()
+    >>> # await form.sending_task; form.result.summary()
+    """
+
+    def __init__(
+        self,
+        df: pd.DataFrame,
+        credentials: Credentials | None = None,
+        *,
+        default_region: str = "IN",
+        ledger_dir: str | Path | None = ".",
+        report_dir: str | Path = ".",
+        concurrency: int = 8,
+        rate: float | None = None,
+        prices: Any = None,
+        client_settings: Any = None,
+        optout_days: int = 30,
+    ) -> None:
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"CampaignForm needs a pandas DataFrame, not {type(df).__name__}")
+        self.df = df
+        self.plan: Any = None
+        self.result: CampaignResult | None = None
+        self.ledger_dir = None if ledger_dir is None else Path(ledger_dir)
+        self.report_dir = Path(report_dir)
+        self.concurrency, self.rate, self.prices = concurrency, rate, prices
+        self.client_settings = client_settings
+        self.optout_days = optout_days
+        #: The running tasks, for code (and tests) that want to await them.
+        self.sending_task: asyncio.Task[None] | None = None
+        self.balance_task: asyncio.Task[None] | None = None
+        self.delivery_task: asyncio.Task[None] | None = None
+        self.optout_task: asyncio.Task[None] | None = None
+        self.ledger_path: Path | None = None
+        self.report_path: Path | None = None
+        self._stopper: Stopper | None = None
+        self._planned_key: tuple[Any, ...] | None = None
+        self._ready = 0
+        self.plan_number_col: Any = None
+        self._sent: set[str] = set()  # fingerprints of plans sent from this form
+        self._suppress_upload: list[str] = []
+        self._suppress_optouts: list[str] = []
+        self._busy = False
+        self.credentials: Credentials | None = None
+        self._credentials_error: str | None = None
+        if credentials is None:
+            try:
+                credentials = Credentials.from_env()
+            except ItnioError as exc:
+                self._credentials_error = f"No credentials: {exc}. You can still dry-run."
+        self.credentials = credentials
+        self._build(default_region)
+        self._wire()
+        self._on_content()
+        self._invalidate()
+        if self._credentials_error:
+            self._error(self._credentials_error)
+
+    # -- layout ----------------------------------------------------------------------------
+    def _build(self, default_region: str) -> None:
+        cols = [str(c) for c in self.df.columns]
+        self.number_col = w.Dropdown(
+            options=[(str(c), c) for c in self.df.columns],
+            value=guess_number_column(self.df),
+            description="Numbers",
+        )
+        self.order_id_col = w.Dropdown(
+            options=[("(none: generated)", _NO_COLUMN)] + [(str(c), c) for c in self.df.columns],
+            value=_NO_COLUMN,
+            description="orderId",
+        )
+        self.region = w.Text(value=default_region, description="Region", placeholder="e.g. IN")
+        self.sender_id = w.Text(value="", description="Sender id", placeholder="optional, ≤32")
+        self.sender_note = w.HTML()
+        self.content = w.Textarea(
+            value="",
+            placeholder="Your message. Click a column below to insert {column}.",
+            description="Message",
+            layout=w.Layout(width="95%", height="6em"),
+        )
+        self.counter = w.HTML()
+        self.placeholder_note = w.HTML()
+        self.placeholder_buttons = [
+            w.Button(
+                description=f"{{{c}}}", tooltip=f"insert {{{c}}}", layout=w.Layout(width="auto")
+            )
+            for c in cols
+        ]
+        self.preview = w.HTML()
+        self.upload = w.FileUpload(accept=".csv,.txt,.xlsx", multiple=False,
+                                   description="Suppression list")  # fmt: skip
+        self.use_optouts = w.Button(description="Use opt-outs from replies")
+        self.suppress_note = w.HTML()
+        self.dry_run_button = w.Button(description="Dry run", button_style="info", icon="search")
+        self.summary = w.HTML()
+        self.skipped = w.HTML()
+        self.confirm = w.Checkbox(value=False, description="Send 0 SMS now", indent=False)
+        self.send_button = w.Button(description="Send", button_style="danger", icon="paper-plane")
+        self.stop_button = w.Button(description="Stop", button_style="warning", icon="stop")
+        self.progress = w.IntProgress(value=0, min=0, max=1, description="Sent")
+        self.progress_label = w.HTML()
+        self.result_html = w.HTML()
+        self.refresh_button = w.Button(description="Refresh delivery", icon="refresh")
+        self.export_button = w.Button(description="Export Excel", icon="download")
+        self.download = w.HTML()
+        self.failures = w.HTML()
+        self.errors = w.HTML()
+
+        for widget, css in (
+            (self.number_col, "itnio-number-col"), (self.order_id_col, "itnio-order-col"),
+            (self.region, "itnio-region"), (self.sender_id, "itnio-sender"),
+            (self.sender_note, "itnio-sender-note"), (self.content, "itnio-content"),
+            (self.counter, "itnio-counter"), (self.placeholder_note, "itnio-placeholder-note"),
+            (self.preview, "itnio-preview"), (self.upload, "itnio-upload"),
+            (self.use_optouts, "itnio-optouts"), (self.suppress_note, "itnio-suppress-note"),
+            (self.dry_run_button, "itnio-dryrun"), (self.summary, "itnio-summary"),
+            (self.skipped, "itnio-skipped"), (self.confirm, "itnio-confirm"),
+            (self.send_button, "itnio-send"), (self.stop_button, "itnio-stop"),
+            (self.progress, "itnio-progress"), (self.progress_label, "itnio-progress-label"),
+            (self.result_html, "itnio-result"), (self.refresh_button, "itnio-refresh"),
+            (self.export_button, "itnio-export"), (self.download, "itnio-download"),
+            (self.failures, "itnio-failures"), (self.errors, "itnio-error"),
+        ):  # fmt: skip
+            widget.add_class(css)
+        for button in self.placeholder_buttons:
+            button.add_class("itnio-placeholder")
+
+        def section(title: str, *children: w.Widget) -> w.VBox:
+            return w.VBox([w.HTML(f"<b>{html.escape(title)}</b>"), *children])
+
+        self.view = w.VBox(
+            [
+                self.errors,
+                section("Recipients", w.HBox([self.number_col, self.order_id_col]),
+                        w.HBox([self.region, self.sender_id]), self.sender_note),
+                section("Message", self.content, self.counter, self.placeholder_note,
+                        w.HBox(self.placeholder_buttons, layout=w.Layout(flex_flow="row wrap")),
+                        self.preview),
+                section("Suppression", w.HBox([self.upload, self.use_optouts]),
+                        self.suppress_note),
+                section("Dry run", self.dry_run_button, self.summary, self.skipped),
+                section("Send", self.confirm, w.HBox([self.send_button, self.stop_button]),
+                        self.progress, self.progress_label),
+                section("Result", self.result_html,
+                        w.HBox([self.refresh_button, self.export_button]), self.download,
+                        self.failures),
+            ],
+        )  # fmt: skip
+        self.view.add_class("itnio-form")
+
+    def _wire(self) -> None:
+        for widget in (self.number_col, self.order_id_col, self.region, self.sender_id):
+            widget.observe(lambda _: self._invalidate(), names="value")
+        self.sender_id.observe(lambda _: self._check_sender(), names="value")
+        self.region.observe(lambda _: self._check_region(), names="value")
+        self.content.observe(lambda _: self._on_content(), names="value")
+        self.content.observe(lambda _: self._invalidate(), names="value")
+        self.upload.observe(lambda _: self._on_upload(), names="value")
+        self.confirm.observe(lambda _: self._update_send_state(), names="value")
+        for col, button in zip(self.df.columns, self.placeholder_buttons, strict=True):
+            button.on_click(lambda _, c=str(col): self.insert_placeholder(c))
+        self.use_optouts.on_click(lambda _: self._start("optout_task", self._fetch_optouts()))
+        self.dry_run_button.on_click(lambda _: self.dry_run())
+        self.send_button.on_click(lambda _: self.send())
+        self.stop_button.on_click(lambda _: self.stop())
+        self.refresh_button.on_click(lambda _: self._start("delivery_task", self._refresh()))
+        self.export_button.on_click(lambda _: self.export())
+
+    # -- display ---------------------------------------------------------------------------
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.view._repr_mimebundle_(**kwargs)
+
+    def __repr__(self) -> str:
+        state = "sent" if self.result is not None else "planned" if self.plan is not None else "new"
+        return f"<CampaignForm {state}: {len(self.df):,} rows>"
+
+    # -- settings --------------------------------------------------------------------------
+    def settings_key(self) -> tuple[Any, ...]:
+        """Everything a dry run depends on; Send needs a dry run of exactly this."""
+        return (
+            self.number_col.value,
+            self.order_id_col.value,
+            self.region.value.strip().upper(),
+            self.sender_id.value.strip(),
+            self.content.value,
+            tuple(self._suppression()),
+        )
+
+    def _suppression(self) -> list[str]:
+        return sorted(set(self._suppress_upload) | set(self._suppress_optouts))
+
+    def insert_placeholder(self, column: str) -> None:
+        """Append ``{column}`` to the message (browsers do not tell the kernel the caret)."""
+        text = self.content.value
+        sep = "" if not text or text.endswith((" ", "\n")) else " "
+        self.content.value = f"{text}{sep}{{{column}}}"
+
+    def _check_sender(self) -> None:
+        sid = self.sender_id.value.strip()
+        if len(sid) > MAX_SENDER_ID_CHARS:
+            self.sender_note.value = _note(
+                f"Sender id is {len(sid)} characters; the limit is {MAX_SENDER_ID_CHARS}.", "error"
+            )
+        elif sid and not sid.isprintable():
+            self.sender_note.value = _note("Sender id has invisible characters.", "error")
+        else:
+            self.sender_note.value = ""
+
+    def _check_region(self) -> None:
+        from .numbers import check_region
+
+        try:
+            check_region(self.region.value)
+        except UsageError as exc:
+            self.sender_note.value = _note(str(exc), "error")
+        else:
+            self._check_sender()
+
+    def _on_content(self) -> None:
+        text = self.content.value
+        stats = content_stats(text, self.df)
+        kind = "error" if stats.error else "info"
+        self.counter.value = _note(stats.describe(), kind)
+        if stats.unknown:
+            names = ", ".join("{" + f + "}" for f in stats.unknown)
+            self.placeholder_note.value = _note(
+                f"Unknown placeholder {names}: the frame has no such column.", "error"
+            )
+        else:
+            self.placeholder_note.value = ""
+        self.preview.value = self._preview_html(text, stats)
+
+    def _preview_html(self, text: str, stats: ContentStats) -> str:
+        if not text or stats.error or stats.unknown:
+            return ""
+        head = self.df.head(PREVIEW_ROWS)
+        rendered = render_frame(text, head)
+        number_col = self.number_col.value
+        items = []
+        for i, (msg, missing) in enumerate(zip(rendered.content, rendered.missing, strict=True)):
+            who = html.escape(str(head[number_col].iloc[i])) if number_col in head else f"row {i}"
+            what = (
+                f"<i>skipped: {html.escape(missing)} is empty</i>"
+                if missing
+                else html.escape(str(msg))
+            )
+            items.append(f"<li><code>{who}</code>: {what}</li>")
+        return "<div>Preview:</div><ul>" + "".join(items) + "</ul>"
+
+    def _on_upload(self) -> None:
+        files = self.upload.value
+        if not files:
+            return
+        item = files[0]
+        name = item.get("name", "upload")
+        try:
+            self._suppress_upload = read_suppression_file(name, bytes(item["content"]))
+        except (ItnioError, ValueError, KeyError) as exc:
+            self._suppress_upload = []
+            self._error(f"Could not read {name}: {exc}")
+        else:
+            self._clear_error()
+        self._show_suppression()
+        self._invalidate()
+
+    def _show_suppression(self) -> None:
+        parts = []
+        if self._suppress_upload:
+            parts.append(f"{len(self._suppress_upload):,} numbers from the uploaded list")
+        if self._suppress_optouts:
+            parts.append(f"{len(self._suppress_optouts):,} opt-outs from replies")
+        self.suppress_note.value = _note(
+            "Suppressing " + " and ".join(parts) + "." if parts else "No suppression list."
+        )
+
+    # -- dry run ---------------------------------------------------------------------------
+    def dry_run(self) -> None:
+        """Plan with the current settings and show the summary; enables the confirmation."""
+        from .plan import plan_campaign
+
+        self._clear_error()
+        if self._busy:
+            self._error("A campaign is being sent; stop it or wait before planning another.")
+            return
+        key = self.settings_key()
+        try:
+            plan = plan_campaign(
+                self.df,
+                number_col=self.number_col.value,
+                content=self.content.value,
+                sender_id=self.sender_id.value.strip() or None,
+                order_id_col=None
+                if self.order_id_col.value == _NO_COLUMN
+                else self.order_id_col.value,
+                default_region=self.region.value.strip().upper(),
+                suppress=self._suppression() or None,
+                prices=self.prices,
+            )
+        except (ItnioError, ValueError, KeyError, TypeError) as exc:
+            self.plan, self._planned_key = None, None
+            self.summary.value = ""
+            self.skipped.value = ""
+            self._error(f"Dry run failed: {exc}")
+            self._update_send_state()
+            return
+        summary = plan.summary()
+        self.plan, self._planned_key, self._ready = plan, key, int(summary.ready)
+        self.plan_number_col = self.number_col.value
+        self.summary.value = self._plan_summary_html(summary)
+        self.skipped.value = self._skipped_html(plan)
+        n = self._ready_count()
+        self.confirm.value = False
+        again = " (again: this plan was sent before)" if plan.fingerprint in self._sent else ""
+        self.confirm.description = f"Send {n:,} SMS now{again}"
+        self._update_send_state()
+        if self.credentials is not None and n:
+            self._start("balance_task", self._check_balance(plan, key))
+
+    def _plan_summary_html(self, summary: Any) -> str:
+        table = summary.to_frame().to_html(escape=True, border=0, header=False, index=False)
+        if summary.balance is None:
+            return table + _note("Balance: checking…" if self.credentials else "Balance: unknown.")
+        if summary.enough_balance is False:
+            return table + _note("The balance does not cover the estimated cost.", "error")
+        return table
+
+    def _skipped_html(self, plan: Any) -> str:
+        rec = plan.recipients
+        skipped = rec[rec["state"].astype(str).str.startswith("skipped")]
+        if skipped.empty:
+            return _note("No rows skipped.", "ok")
+        table = skipped[["state", "reason"]].copy()
+        number_col = self.plan_number_col
+        if number_col in self.df.columns:  # what the user typed, not the normalised number
+            table.insert(0, str(number_col), self.df.loc[skipped.index, number_col])
+        table.insert(0, "row", skipped.index)
+        return f"<div>Skipped rows ({len(skipped):,}):</div>" + _table_html(
+            table.reset_index(drop=True)
+        )
+
+    def _ready_count(self) -> int:
+        return 0 if self.plan is None else self._ready
+
+    async def _check_balance(self, plan: Any, key: tuple[Any, ...]) -> None:
+        from .client import AsyncClient
+
+        assert self.credentials is not None
+        async with AsyncClient(self.credentials, self.client_settings) as client:
+            checked = await plan.check_balance(client)
+        if self.plan is plan and self._planned_key == key:
+            summary = checked if hasattr(checked, "to_frame") else plan.summary()
+            self.summary.value = self._plan_summary_html(summary)
+
+    def _invalidate(self) -> None:
+        """A setting changed: the dry run no longer matches, untick and disable Send."""
+        if self._planned_key is not None and self._planned_key != self.settings_key():
+            self._planned_key = None
+            self.summary.value += _note("Settings changed: run the dry run again.", "warn")
+        self.confirm.value = False
+        self._update_send_state()
+
+    def dry_run_current(self) -> bool:
+        """True when the last dry run was of exactly the current settings."""
+        return (
+            self.plan is not None
+            and self._planned_key is not None
+            and self._planned_key == self.settings_key()
+        )
+
+    def _update_send_state(self) -> None:
+        planned = self.dry_run_current() and self._ready_count() > 0
+        can_send = planned and self.credentials is not None and not self._busy
+        self.confirm.disabled = not can_send
+        if not can_send and self.confirm.value:
+            self.confirm.value = False
+        self.send_button.disabled = not (can_send and self.confirm.value)
+        self.stop_button.disabled = not self._busy
+        self.dry_run_button.disabled = self._busy
+        has_result = self.result is not None and not self._busy
+        self.refresh_button.disabled = not (has_result and self.credentials is not None)
+        self.export_button.disabled = not has_result
+
+    # -- send ------------------------------------------------------------------------------
+    def send(self) -> None:
+        """Start sending the dry-run plan (needs the matching dry run and the confirmation)."""
+        self._clear_error()
+        if not self.dry_run_current():
+            self._error("Run the dry run with the current settings first.")
+            return
+        if not self.confirm.value:
+            self._error("Tick the confirmation to send.")
+            return
+        if self.credentials is None or self._busy:
+            return
+        self._busy = True
+        self.result = None
+        self._stopper = Stopper()
+        total = self._ready_count()
+        self.progress.max, self.progress.value = max(total, 1), 0
+        self.progress.bar_style = "info"
+        self.progress_label.value = _note(f"Sending {total:,} SMS…")
+        self.result_html.value = self.failures.value = self.download.value = ""
+        self._sent.add(self.plan.fingerprint)
+        self._planned_key = None  # sending again needs a new dry run and confirmation
+        self._update_send_state()
+        self._start("sending_task", self._send(self.plan))
+
+    async def _send(self, plan: Any) -> None:
+        from .client import AsyncClient
+        from .runner import send_campaign
+
+        assert self.credentials is not None
+        ledger = None
+        if self.ledger_dir is not None:
+            self.ledger_dir.mkdir(parents=True, exist_ok=True)
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            ledger = self.ledger_dir / f"campaign-{stamp}-{id(plan) % 10_000:04d}.sqlite"
+            self.ledger_path = ledger
+        try:
+            async with AsyncClient(self.credentials, self.client_settings) as client:
+                result = await send_campaign(
+                    plan, client, concurrency=self.concurrency, rate=self.rate, progress=False,
+                    ledger=ledger, on_progress=self._on_progress, stopper=self._stopper,
+                )  # fmt: skip
+            self.result = result
+            self._show_result()
+            if result.status == "halted":
+                self._error(f"Sending halted: {result.halt_reason}")
+        finally:
+            self._busy = False
+            self._update_send_state()
+
+    def _on_progress(self, event: Any) -> None:
+        self.progress.max = max(event.total, 1)
+        self.progress.value = event.done
+        counts = ", ".join(f"{k} {v:,}" for k, v in event.counts.items())
+        self.progress_label.value = _note(
+            f"{event.done:,} of {event.total:,} · {counts} · {event.requests:,} requests"
+            + (f", {event.retries:,} retries" if event.retries else "")
+        )
+
+    def stop(self) -> None:
+        """Stop sending: no new requests; the ones in flight finish and are recorded."""
+        if self._stopper is not None and self._busy:
+            self._stopper.stop()
+            self.progress_label.value = _note("Stopping: waiting for requests in flight…", "warn")
+
+    def _show_result(self) -> None:
+        result = self.result
+        if result is None:
+            return
+        summary = result.summary()
+        kind = "ok" if result.status == "completed" else "warn"
+        head = _note(f"Campaign {result.status}" + (
+            f": {result.halt_reason}" if result.halt_reason else "."), kind)  # fmt: skip
+        self.result_html.value = head + summary._repr_html_()
+        self.progress.bar_style = "success" if result.status == "completed" else "warning"
+        frame = result.frame
+        state_col = _outcome_col(result, "state")
+        bad = frame[frame[state_col].isin(("rejected", "unknown", "pending", "missing",
+                                            "undelivered"))]  # fmt: skip
+        if bad.empty:
+            self.failures.value = _note("No failures.", "ok")
+        else:
+            cols = [_outcome_col(result, c) for c in ("number", "state", "reason")]
+            self.failures.value = f"<div>Failures ({len(bad):,}):</div>" + _table_html(bad[cols])
+
+    async def _refresh(self) -> None:
+        from .client import AsyncClient
+        from .delivery import refresh_delivery
+
+        if self.result is None or self.credentials is None:
+            return
+        async with AsyncClient(self.credentials, self.client_settings) as client:
+            await refresh_delivery(self.result, client)
+        self._show_result()
+
+    async def _fetch_optouts(self) -> None:
+        from .client import AsyncClient
+        from .delivery import fetch_replies, opt_outs
+
+        if self.credentials is None:
+            self._error("Opt-outs need credentials.")
+            return
+        since = datetime.now(UTC) - timedelta(days=self.optout_days)
+        async with AsyncClient(self.credentials, self.client_settings) as client:
+            replies = await fetch_replies(client, since)
+        self._suppress_optouts = sorted({str(n) for n in opt_outs(replies)})
+        self._show_suppression()
+        self._invalidate()
+
+    def export(self) -> Path | None:
+        """Write the Excel report and show a download link; returns its path."""
+        from .excel import write_report
+
+        self._clear_error()
+        if self.result is None:
+            self._error("Nothing to export yet: send first.")
+            return None
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = self.report_dir / f"campaign-report-{stamp}.xlsx"
+        try:
+            path = write_report(self.result, path)
+        except (OSError, ValueError, ItnioError) as exc:
+            self._error(f"Export failed: {exc}")
+            return None
+        self.report_path = path
+        self.download.value = download_link(path)
+        return path
+
+    # -- tasks and errors --------------------------------------------------------------------
+    def _start(self, attr: str, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` on the kernel's loop; its failure is shown in the form."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = asyncio.get_event_loop_policy().get_event_loop()
+        task = loop.create_task(self._guarded(coro))
+        setattr(self, attr, task)
+
+    async def _guarded(self, coro: Coroutine[Any, Any, None]) -> None:
+        try:
+            await coro
+        except asyncio.CancelledError:
+            self._error("Cancelled.")
+            raise
+        except ItnioError as exc:
+            self._error(str(exc))
+        except Exception as exc:  # shown in plain words; never a traceback in the form
+            self._error(f"Unexpected error ({type(exc).__name__}): {exc}")
+
+    def _error(self, message: str) -> None:
+        self.errors.value = _note(self._scrub(message), "error")
+
+    def _clear_error(self) -> None:
+        if not self._credentials_error:
+            self.errors.value = ""
+
+    def _scrub(self, text: str) -> str:
+        creds = self.credentials
+        if creds is not None:
+            for secret in (creds.api_key, creds.api_secret):
+                if secret:
+                    text = text.replace(secret, "***")
+        return text
+
+
+def _outcome_col(result: CampaignResult, name: str) -> str:
+    """The frame's name of outcome column ``name`` (``sms_``-prefixed on a clash)."""
+    return result.outcome_columns[OUTCOME_COLUMNS.index(name)]
+
+
+__all__ = [
+    "CampaignForm",
+    "ContentStats",
+    "content_stats",
+    "download_link",
+    "guess_number_column",
+    "read_suppression_file",
+]
