@@ -1,0 +1,108 @@
+"""What the ledger costs: the same campaign sent with and without it, in one run.
+
+The sandbox (zero latency) runs in a separate process, a fresh one for each measured run, so
+only the sender's CPU is measured and both runs meet an empty sandbox.
+
+    .venv/bin/python benchmarks/bench_ledger.py            # 1,000,000 recipients
+    .venv/bin/python benchmarks/bench_ledger.py 200000     # quicker
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from itnio_campaign.client import AsyncClient
+from itnio_campaign.config import Credentials
+from itnio_campaign.plan import Plan, plan_campaign
+from itnio_campaign.runner import send_campaign
+
+_SERVER = textwrap.dedent(
+    """
+    import sys
+    from decimal import Decimal
+    from itnio_campaign.sandbox import SandboxThread
+    sb = SandboxThread(latency=0.0, delivery_delay=(0.0, 0.0), reply_rate=0.0,
+                       balance=Decimal("1e12")).start()
+    c = sb.credentials
+    print(c.base_url, c.api_key, c.api_secret, c.app_id, flush=True)
+    sys.stdin.read()   # serve until the benchmark closes our stdin
+    sb.stop()
+    """
+)
+
+
+def _plan(n: int) -> Plan:
+    df = pd.DataFrame({"phone": [f"+9198{i:08d}" for i in range(n)]})
+    return plan_campaign(df, number_col="phone", content="Spring sale: 20% off until Sunday!")
+
+
+async def _send(plan: Plan, creds: Credentials, ledger: Path | None) -> tuple[float, float]:
+    async with AsyncClient(creds) as client:
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = await send_campaign(plan, client, ledger=ledger, progress=False)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    counts = result.summary().counts
+    if counts.get("submitted") != len(plan.recipients):
+        raise RuntimeError(f"benchmark campaign did not complete: {counts}")
+    return wall, cpu
+
+
+def _measure(plan: Plan, warm: Plan, ledger: Path | None) -> tuple[float, float]:
+    """One measured campaign against a fresh sandbox process (its store starts empty)."""
+    server = subprocess.Popen(
+        [sys.executable, "-c", _SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout is not None
+        url, key, secret, app = server.stdout.readline().split()
+        creds = Credentials(key, secret, app, base_url=url)
+        asyncio.run(_send(warm, creds, None))  # warm-up: sockets, code paths
+        return asyncio.run(_send(plan, creds, ledger))
+    finally:
+        if server.stdin is not None:
+            server.stdin.close()
+        server.wait(timeout=60)
+
+
+def run(n: int = 1_000_000) -> list[dict[str, Any]]:
+    """Rows of ``{"name", "value", "unit"}``: wall/CPU with and without a ledger, overhead, size."""
+    plan, warm = _plan(n), _plan(20_000)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.sqlite"
+        wall0, cpu0 = _measure(plan, warm, None)
+        wall1, cpu1 = _measure(plan, warm, path)
+        size = sum(p.stat().st_size for p in Path(tmp).iterdir())
+    per_million = 1_000_000 / n
+    return [
+        {"name": "recipients", "value": n, "unit": "numbers"},
+        {"name": "wall without ledger", "value": round(wall0, 3), "unit": "s"},
+        {"name": "CPU without ledger", "value": round(cpu0, 3), "unit": "s"},
+        {"name": "wall with ledger", "value": round(wall1, 3), "unit": "s"},
+        {"name": "CPU with ledger", "value": round(cpu1, 3), "unit": "s"},
+        {"name": "wall overhead", "value": round(100 * (wall1 / wall0 - 1), 1), "unit": "%"},
+        {"name": "CPU overhead", "value": round(100 * (cpu1 / cpu0 - 1), 1), "unit": "%"},
+        {"name": "ledger size per million", "value": round(size * per_million / 1e6, 1),
+         "unit": "MB"},
+    ]  # fmt: skip
+
+
+def main(argv: list[str]) -> None:
+    n = int(argv[0]) if argv else 1_000_000
+    rows = run(n)
+    width = max(len(r["name"]) for r in rows)
+    print(f"{'measure':<{width}}  {'value':>12}  unit")
+    for r in rows:
+        print(f"{r['name']:<{width}}  {r['value']:>12,}  {r['unit']}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,433 @@
+"""Resume, reconcile and reload a campaign from its ledger — never sending anyone twice.
+
+* :func:`resume_campaign` sends exactly the recipients never attempted and those provably
+  not accepted (``not_sent``/``fatal``); requests found *in flight* (the process died while
+  waiting) become ``unknown`` and are never resent blindly (DESIGN invariant 2).
+* :func:`reconcile_campaign` asks ``getSentRcd`` what was accepted over the campaign's time
+  window and settles every ``unknown`` recipient: found → ``submitted`` with its msgId, not
+  found → ``missing``.
+* ``resume_campaign(..., resend_missing=True)`` sends the ``missing`` ones again, once.
+* :func:`load_campaign` rebuilds the :class:`~itnio_campaign.result.CampaignResult` offline.
+
+>>> # result = await send_campaign(plan, client, ledger="spring-promo.sqlite")  # crashes
+>>> # result = await resume_campaign("spring-promo.sqlite", client)
+>>> # print(await reconcile_campaign("spring-promo.sqlite", client))
+>>> # result = await resume_campaign("spring-promo.sqlite", client, resend_missing=True)
+>>> # load_campaign("spring-promo.sqlite").summary()
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .client import AsyncClient
+from .errors import LedgerError
+from .ledger import IN_FLIGHT_CODE, Ledger, Reconciliation
+from .models import MISSING, SUBMITTED, UNKNOWN, Batch, BatchItem
+from .result import CampaignResult, Stopper
+
+if TYPE_CHECKING:
+    from .plan import Plan
+    from .runner import ProgressEvent
+
+#: Seconds added on each side of a request's time when matching sent records (clock skew).
+DEFAULT_MARGIN_S = 120.0
+#: A request left in flight by a dead process was accepted, if at all, within this long.
+IN_FLIGHT_HORIZON_S = 300.0
+#: getSentRcd only covers this many days back (provider documentation).
+SENT_RECORDS_RETENTION_DAYS = 90.0
+
+
+# -- sending with a ledger ----------------------------------------------------------------------
+async def send_with_ledger(
+    plan: Plan,
+    client: AsyncClient,
+    path: Path,
+    *,
+    settings: dict[str, Any] | None = None,
+    **send_options: Any,
+) -> CampaignResult:
+    """What ``send_campaign(plan, client, ledger=path)`` does: start, or resume the same plan.
+
+    A ledger holding another plan is refused with a UsageError before anything is sent.
+    """
+    with Ledger.open(path) as ledger:
+        ledger.start(plan, settings or {})  # stores the plan, or checks it is the same one
+        return await _run(ledger, plan, client, **send_options)
+
+
+async def resume_campaign(
+    path: str | os.PathLike[str],
+    client: AsyncClient,
+    *,
+    resend_missing: bool = False,
+    **send_options: Any,
+) -> CampaignResult:
+    """Continue the campaign in the ledger at ``path``; return its whole result.
+
+    Sends the recipients never attempted and those provably not accepted. With
+    ``resend_missing=True`` it also sends, once, the recipients :func:`reconcile_campaign`
+    proved ``missing``. ``send_options`` are those of ``send_campaign`` (concurrency, rate,
+    request_rate, progress, max_failed_batches, on_progress).
+
+    >>> # result = await resume_campaign("spring-promo.sqlite", client, concurrency=4)
+    """
+    with Ledger.open(path, create=False) as ledger:
+        plan = ledger.load_plan()
+        if resend_missing:
+            ledger.settle_in_flight()
+            result = rebuild_result(ledger, plan)
+            ledger.add_batches(_resend_batches(ledger, result))
+        return await _run(ledger, plan, client, **send_options)
+
+
+async def _run(
+    ledger: Ledger,
+    plan: Plan,
+    client: AsyncClient,
+    *,
+    concurrency: int = 8,
+    rate: float | None = None,
+    request_rate: float | None = None,
+    progress: bool = True,
+    max_failed_batches: int | None = 5,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
+    stopper: Stopper | None = None,
+) -> CampaignResult:
+    from .runner import drive
+
+    ledger.settle_in_flight()
+    ledger.set_settings(
+        {
+            "concurrency": concurrency,
+            "rate": rate,
+            "request_rate": request_rate,
+            "max_failed_batches": max_failed_batches,
+            "app_id": client.credentials.app_id,
+            "base_url": client.credentials.base_url,
+        }
+    )
+    result = rebuild_result(ledger, plan, stopper=stopper)
+    to_send = resumable_batches(ledger)
+    now = time.time()
+    ledger.mark_running(now)
+    result.started_at = result.started_at or now
+    try:
+        await drive(
+            result, client, to_send, journal=ledger, concurrency=concurrency, rate=rate,
+            request_rate=request_rate, progress=progress,
+            max_failed_batches=max_failed_batches, on_progress=on_progress,
+        )  # fmt: skip
+    finally:
+        ledger.finish(result.status, result.halt_reason)
+        result.finished_at = ledger.finished_at
+    return result
+
+
+def resumable_batches(ledger: Ledger) -> list[Batch]:
+    """Requests to make now: never attempted, or last attempt provably not accepted."""
+    last_kind: dict[int, str] = {}
+    for outcome in ledger.outcomes():
+        last_kind[outcome.batch_id] = outcome.kind
+    return [b for b in ledger.batches() if last_kind.get(b.batch_id) in (None, "not_sent", "fatal")]
+
+
+def _resend_batches(ledger: Ledger, result: CampaignResult) -> list[Batch]:
+    """New requests for the ``missing`` recipients not already queued for a resend."""
+    queued: set[int] = set()
+    for batch in resumable_batches(ledger):
+        queued.update(batch.positions)
+    missing = [int(p) for p in result.positions_in(MISSING) if int(p) not in queued]
+    if not missing:
+        return []
+    source: dict[int, int] = {}  # position -> the request it was proved missing from
+    for rec in ledger.reconciliations():
+        source.update((p, rec.batch_id) for p in rec.missing)
+    by_batch: dict[int, set[int]] = defaultdict(set)
+    for p in missing:
+        by_batch[source[p]].add(p)
+    known = {b.batch_id: b for b in ledger.batches()}
+    next_id = max(known) + 1
+    out = []
+    for batch_id in sorted(by_batch):
+        out.append(_subset(known[batch_id], by_batch[batch_id], next_id))
+        next_id += 1
+    return out
+
+
+def _subset(batch: Batch, keep: set[int], batch_id: int) -> Batch:
+    """The part of ``batch`` whose row positions are in ``keep`` (same endpoint and items)."""
+    items: list[BatchItem] = []
+    pos = iter(batch.positions)
+    for item in batch.items:
+        idx = [i for i in range(len(item.numbers)) if next(pos) in keep]
+        if not idx:
+            continue
+        items.append(
+            BatchItem(
+                tuple(item.numbers[i] for i in idx),
+                item.content,
+                item.sender_id,
+                None if item.order_ids is None else tuple(item.order_ids[i] for i in idx),
+            )
+        )
+    # Positions in the same order as the kept numbers.
+    positions = [p for p in batch.positions if p in keep]
+    return Batch(batch_id, batch.endpoint, tuple(items), tuple(positions))
+
+
+# -- rebuilding the result ----------------------------------------------------------------------
+def rebuild_result(
+    ledger: Ledger, plan: Plan | None = None, *, stopper: Stopper | None = None
+) -> CampaignResult:
+    """The CampaignResult the journal describes: outcomes, reconciliations, deliveries."""
+    plan = plan if plan is not None else ledger.load_plan()
+    result = CampaignResult(plan, ledger.settings, stopper=stopper)
+    result.add_batches(ledger.batches(extra=True))
+    pending = list(ledger.reconciliations())
+    for seq, outcome, batch_id, started in ledger.journal_rows():
+        while pending and pending[0].after_seq < seq:
+            _apply_reconciliation(result, pending.pop(0))
+        result.apply_outcome(outcome or _in_flight(batch_id, started))
+    for rec in pending:
+        _apply_reconciliation(result, rec)
+    result.apply_delivery(ledger.delivery_records())
+    status = ledger.status
+    result.status = status if status in ("running", "completed", "stopped", "halted") else "planned"  # type: ignore[assignment]
+    result.halt_reason = ledger.halt_reason
+    result.started_at, result.finished_at = ledger.started_at, ledger.finished_at
+    return result
+
+
+def _in_flight(batch_id: int, started: float) -> Any:
+    from .ledger import _in_flight_outcome
+
+    return _in_flight_outcome(batch_id, started)
+
+
+def _apply_reconciliation(result: CampaignResult, rec: Reconciliation) -> None:
+    if rec.found:
+        positions = [p for p, _ in rec.found]
+        result.mark(positions, SUBMITTED, None)
+        result.set_msg_ids(positions, [m for _, m in rec.found])
+    if rec.missing:
+        result.mark(
+            list(rec.missing),
+            MISSING,
+            "not among the provider's sent records: never accepted "
+            "(resume_campaign(..., resend_missing=True) sends it once)",
+        )
+
+
+def load_campaign(path: str | os.PathLike[str]) -> CampaignResult:
+    """The campaign's result, rebuilt from the ledger without any network call.
+
+    Works while another process is sending (a consistent snapshot). A campaign whose sender
+    died shows status ``stopped`` with the reason, and its in-flight requests as ``unknown``.
+
+    >>> # load_campaign("spring-promo.sqlite").frame.state.value_counts()
+    """
+    with Ledger.open(path, create=False, readonly=True) as ledger:
+        result = rebuild_result(ledger)
+        if result.status == "running" and not ledger.writer_alive():
+            result.status = "stopped"
+            result.halt_reason = (
+                "the sending process ended unexpectedly; resume_campaign() continues it"
+            )
+        return result
+
+
+# -- reconcile ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReconcileReport:
+    """What :func:`reconcile_campaign` settled; ``str()`` says what to do next."""
+
+    found: int
+    missing: int
+    still_unknown: int
+    records_scanned: int = 0
+    window: tuple[datetime, datetime] | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def __str__(self) -> str:
+        lines = [
+            f"reconcile: {self.found:,} found (now submitted), {self.missing:,} missing "
+            f"(never accepted), {self.still_unknown:,} still unknown",
+        ]
+        if self.window is not None:
+            lo, hi = self.window
+            lines.append(
+                f"  sent records scanned: {self.records_scanned:,} from {lo:%Y-%m-%d %H:%M:%S} "
+                f"to {hi:%Y-%m-%d %H:%M:%S %Z}"
+            )
+        lines += [f"  {note}" for note in self.notes]
+        if self.missing:
+            lines.append(
+                "  next: resume_campaign(path, client, resend_missing=True) sends the missing "
+                "ones once"
+            )
+        return "\n".join(lines)
+
+
+async def reconcile_campaign(
+    path: str | os.PathLike[str],
+    client: AsyncClient,
+    *,
+    margin_s: float = DEFAULT_MARGIN_S,
+    min_age_s: float = 60.0,
+    now: float | None = None,
+) -> ReconcileReport:
+    """Settle every ``unknown`` recipient from the provider's sent records (getSentRcd).
+
+    Records are matched on number within the request's time window (± ``margin_s``); a
+    record already tied to another recipient is never used twice. Requests younger than
+    ``min_age_s`` seconds (the provider's records may lag) or older than the provider's
+    90-day retention stay ``unknown``.
+
+    >>> # print(await reconcile_campaign("spring-promo.sqlite", client))
+    """
+    with Ledger.open(path, create=False) as ledger:
+        ledger.settle_in_flight()
+        result = rebuild_result(ledger)
+        now = time.time() if now is None else now
+        unknown = [int(p) for p in result.positions_in(UNKNOWN)]
+        if not unknown:
+            return ReconcileReport(0, 0, 0)
+        windows = _unknown_windows(ledger, unknown, margin_s)
+        oldest = now - SENT_RECORDS_RETENTION_DAYS * 86400 + 3600
+        decidable = {
+            p
+            for p, (lo, hi, _) in windows.items()
+            if hi + min_age_s - margin_s <= now and lo > oldest
+        }
+        notes = []
+        if len(decidable) < len(unknown):
+            notes.append(
+                f"{len(unknown) - len(decidable):,} are in requests younger than {min_age_s:g} s "
+                "or older than the provider's 90-day record retention: run reconcile again later "
+                "(or check them by hand)"
+            )
+        if not decidable:
+            return ReconcileReport(0, 0, len(unknown), notes=tuple(notes))
+        numbers = result.plan.recipients["number"].to_numpy()
+        wanted: dict[str, list[int]] = defaultdict(list)
+        for p in decidable:
+            wanted[str(numbers[p])].append(p)
+        # The campaign's whole window: first request's start to last one's end, ± margin.
+        first, last = _first_last(ledger)
+        lo = max(min(first - margin_s, *(windows[p][0] for p in decidable)), oldest)
+        hi = min(max(last + margin_s, *(windows[p][1] for p in decidable)), now)
+        known_ids = _known_msg_ids(ledger)
+        candidates: dict[str, list[tuple[float | None, str]]] = defaultdict(list)
+        scanned = 0
+        async for record in client.iter_sent_records(_dt(lo), _dt(max(hi, lo + 1))):
+            scanned += 1
+            if record.number in wanted and record.msg_id not in known_ids:
+                at = _epoch(record.receive_time)
+                candidates[record.number].append((at, record.msg_id))
+        entries = _match(decidable, windows, wanted, candidates, ledger.last_seq(), now)
+        ledger.record_reconciliation(entries)
+        found = sum(len(e.found) for e in entries)
+        missing = sum(len(e.missing) for e in entries)
+        return ReconcileReport(
+            found, missing, len(unknown) - found - missing, scanned, (_dt(lo), _dt(hi)),
+            tuple(notes),
+        )  # fmt: skip
+
+
+def _match(
+    decidable: set[int],
+    windows: dict[int, tuple[float, float, int]],
+    wanted: dict[str, list[int]],
+    candidates: dict[str, list[tuple[float | None, str]]],
+    after_seq: int,
+    now: float,
+) -> list[Reconciliation]:
+    """Tie each unknown recipient to at most one unclaimed record of its number in its window."""
+    found: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    missing: dict[int, list[int]] = defaultdict(list)
+    claimed: set[str] = set()
+    for number, positions in wanted.items():
+        records = sorted(candidates.get(number, ()), key=lambda r: (r[0] is None, r[0] or 0.0))
+        for p in sorted(positions, key=lambda q: windows[q][0]):
+            lo, hi, batch_id = windows[p]
+            # A record without a time cannot be placed: counting it as found is the safe side.
+            hit = next(
+                (m for at, m in records if m not in claimed and (at is None or lo <= at <= hi)),
+                None,
+            )
+            if hit is not None:
+                claimed.add(hit)
+                found[batch_id].append((p, hit))
+            else:
+                missing[batch_id].append(p)
+    return [
+        Reconciliation(after_seq, b, now, tuple(found.get(b, ())), tuple(missing.get(b, ())))
+        for b in sorted(set(found) | set(missing))
+    ]
+
+
+def _unknown_windows(
+    ledger: Ledger, unknown: Sequence[int], margin_s: float
+) -> dict[int, tuple[float, float, int]]:
+    """position -> (earliest, latest) epoch its request could have been accepted, batch id."""
+    wanted = set(unknown)
+    batches = {b.batch_id: b for b in ledger.batches()}
+    out: dict[int, tuple[float, float, int]] = {}
+    for outcome in ledger.outcomes():  # later outcomes win, as when the result was built
+        if outcome.kind != "unknown":
+            continue
+        end = outcome.finished_at
+        if outcome.code == IN_FLIGHT_CODE:  # settled after a crash: finished_at is not real
+            end = min(end, outcome.started_at + IN_FLIGHT_HORIZON_S)
+        window = (outcome.started_at - margin_s, end + margin_s, outcome.batch_id)
+        for p in batches[outcome.batch_id].positions:
+            if p in wanted:
+                out[p] = window
+    return out
+
+
+def _first_last(ledger: Ledger) -> tuple[float, float]:
+    outcomes = ledger.outcomes()
+    ends = [
+        min(o.finished_at, o.started_at + IN_FLIGHT_HORIZON_S)
+        if o.code == IN_FLIGHT_CODE
+        else o.finished_at
+        for o in outcomes
+    ]
+    return min(o.started_at for o in outcomes), max(ends)
+
+
+def _known_msg_ids(ledger: Ledger) -> set[str]:
+    ids = {m for o in ledger.outcomes() for _, _, m in o.accepted}
+    ids.update(m for rec in ledger.reconciliations() for _, m in rec.found)
+    return ids
+
+
+def _epoch(value: datetime | None) -> float | None:
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.astimezone()).timestamp()
+
+
+def _dt(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+__all__ = [
+    "LedgerError",
+    "ReconcileReport",
+    "load_campaign",
+    "rebuild_result",
+    "reconcile_campaign",
+    "resumable_batches",
+    "resume_campaign",
+    "send_with_ledger",
+]

@@ -1,0 +1,220 @@
+"""Every fault class, 20,000 recipients each: resume and reconcile as a user would, then check
+the sandbox's own record — no orderId accepted twice, and in the end every ready recipient
+accepted exactly once.
+
+The full matrix is ``slow``; two ambiguous faults and one SIGKILL run by default.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import FAST_SETTINGS
+from crash_worker import build_plan
+
+from itnio_campaign.client import AsyncClient
+from itnio_campaign.config import Credentials, Timeouts
+from itnio_campaign.plan import Plan
+from itnio_campaign.recovery import load_campaign, reconcile_campaign, resume_campaign
+from itnio_campaign.result import CampaignResult
+from itnio_campaign.runner import send_campaign
+from itnio_campaign.sandbox import Sandbox, SandboxThread
+
+N = 20_000
+TESTS = Path(__file__).resolve().parent
+SEND_ENDPOINTS = frozenset({"sendSms", "sendSms/batch"})
+QUIET = {"delivery_delay": (0.0, 0.0), "reply_rate": 0.0}
+
+_PLAN: dict[int, Plan] = {}
+
+
+def plan_of(n: int = N) -> Plan:
+    if n not in _PLAN:  # planning 20k rows once per session keeps the matrix quick
+        _PLAN[n] = build_plan(n)
+    return _PLAN[n]
+
+
+def ready_order_ids(plan: Plan) -> np.ndarray:
+    rec = plan.recipients
+    return rec["order_id"][(rec["state"] == "ready").to_numpy()].to_numpy(dtype=object)
+
+
+def check_no_double_accept(sb: Sandbox | SandboxThread) -> None:
+    counts = sb.accept_counts()
+    twice = [k for k, v in counts.items() if v > 1]
+    assert not twice, f"accepted more than once: {twice[:5]}"
+
+
+def check_states(result: CampaignResult, *, reconciled: bool) -> None:
+    """Every ready row is submitted, rejected with a reason, or (before reconcile) unknown."""
+    frame = result.frame
+    ready = (result.plan.recipients["state"] == "ready").to_numpy()
+    states = frame["state"].to_numpy(dtype=object)[ready]
+    allowed = {"submitted", "rejected"} | (set() if reconciled else {"unknown"})
+    assert set(states) <= allowed, pd.Series(states).value_counts().to_dict()
+    reasons = frame["reason"].to_numpy(dtype=object)[ready][states == "rejected"]
+    assert all(isinstance(r, str) and r for r in reasons)
+
+
+def check_each_accepted_once(sb: Sandbox | SandboxThread, plan: Plan) -> None:
+    counts = sb.accept_counts()
+    check_no_double_accept(sb)
+    never = [o for o in ready_order_ids(plan) if counts[o] != 1]
+    assert not never, f"{len(never)} ready recipients not accepted exactly once: {never[:5]}"
+
+
+async def finish_like_a_user(
+    path: Path, client: AsyncClient, sb: Sandbox | SandboxThread, plan: Plan
+) -> dict[str, int]:
+    """Resume until nothing is pending, then reconcile + resend_missing until all accepted."""
+    seen = {"found": 0, "missing": 0, "resumes": 0}
+    result = load_campaign(path)
+    for _ in range(15):
+        if not len(result.positions_in("pending")):
+            break
+        result = await resume_campaign(path, client, progress=False)
+        seen["resumes"] += 1
+        check_no_double_accept(sb)
+    check_states(result, reconciled=False)
+    pd.testing.assert_frame_equal(load_campaign(path).frame, result.frame)
+    for _ in range(15):
+        report = await reconcile_campaign(path, client, min_age_s=0)
+        seen["found"] += report.found
+        seen["missing"] += report.missing
+        assert report.still_unknown == 0
+        result = await resume_campaign(path, client, resend_missing=True, progress=False)
+        check_no_double_accept(sb)
+        if set(result.frame["state"]) == {"submitted"}:
+            break
+    check_states(result, reconciled=True)
+    check_each_accepted_once(sb, plan)
+    # Asking again sends nothing new.
+    requests = len(sb.requests)
+    await reconcile_campaign(path, client, min_age_s=0)
+    again = await resume_campaign(path, client, resend_missing=True, progress=False)
+    assert len(sb.requests) == requests
+    pd.testing.assert_frame_equal(load_campaign(path).frame, again.frame)
+    return seen
+
+
+# -- HTTP and API faults, lost and late answers -----------------------------------------------
+FAULTS = [
+    pytest.param("http_500", 0.2, "ambiguous", id="http_500"),
+    pytest.param("drop_after_accept", 0.2, "ambiguous", id="drop_after_accept"),
+    pytest.param("http_503", 0.5, "retry", id="http_503", marks=pytest.mark.slow),
+    pytest.param("http_429", 0.5, "retry", id="http_429", marks=pytest.mark.slow),
+    pytest.param("api_-15", 0.5, "retry", id="api_-15", marks=pytest.mark.slow),
+    pytest.param("api_-16", 0.5, "retry", id="api_-16", marks=pytest.mark.slow),
+    pytest.param("delay_after_accept", 0.2, "ambiguous", id="delay_after_accept",
+                 marks=pytest.mark.slow),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("fault", "rate", "kind"), FAULTS)
+@pytest.mark.parametrize("seed", [1, pytest.param(2, marks=pytest.mark.slow)])
+async def test_fault_class(fault: str, rate: float, kind: str, seed: int, tmp_path: Path) -> None:
+    plan = plan_of()
+    path = tmp_path / "campaign.sqlite"
+    knobs = {"seed": seed, "fault_rates": {fault: rate}, "fault_endpoints": SEND_ENDPOINTS}
+    settings = FAST_SETTINGS
+    if fault == "delay_after_accept":  # the answer comes after the client gave up
+        knobs["slow_answer_seconds"] = 0.6
+        settings = replace(FAST_SETTINGS, timeouts=Timeouts(connect=2.0, read=0.2))
+    async with Sandbox(**knobs, **QUIET) as sb, AsyncClient(sb.credentials, settings) as client:
+        for endpoint in SEND_ENDPOINTS:  # at least once for sure, then at random
+            sb.inject(endpoint, "none", fault, fault)
+        result = await send_campaign(plan, client, ledger=path, progress=False)
+        check_no_double_accept(sb)
+        pd.testing.assert_frame_equal(load_campaign(path).frame, result.frame)
+        outcomes = {o.kind for o in result.outcomes}
+        if kind == "ambiguous":
+            assert "unknown" in outcomes  # the fault really happened
+        else:
+            assert result.retries > 0
+            assert "unknown" not in outcomes  # retryable faults are never ambiguous
+        seen = await finish_like_a_user(path, client, sb, plan)
+    if fault == "http_500":
+        assert seen["missing"] > 0 and seen["found"] == 0
+    elif kind == "ambiguous":
+        assert seen["found"] > 0
+
+
+@pytest.mark.slow
+async def test_balance_exhausted_mid_campaign(tmp_path: Path) -> None:
+    plan = plan_of()
+    path = tmp_path / "campaign.sqlite"
+    cost = Decimal("0.005") * int(plan.recipients["segments"].sum())
+    async with (
+        Sandbox(seed=3, balance=cost / 3, **QUIET) as sb,
+        AsyncClient(sb.credentials, FAST_SETTINGS) as client,
+    ):
+        result = await send_campaign(plan, client, concurrency=4, ledger=path, progress=False)
+        assert result.status == "halted" and "-10" in (result.halt_reason or "")
+        loaded = load_campaign(path)
+        assert (loaded.status, loaded.halt_reason) == ("halted", result.halt_reason)
+        check_no_double_accept(sb)
+        assert 0 < len(result.positions_in("pending")) < N
+        sb.balance = cost
+        await finish_like_a_user(path, client, sb, plan)
+
+
+# -- the sending process killed with SIGKILL ------------------------------------------------
+def _kill_after(path: Path, creds: Credentials, k: int) -> str:
+    """Run the worker; SIGKILL it once it has journaled k requests; return its last line."""
+    env = {
+        **os.environ,
+        "ITNIO_API_KEY": creds.api_key,
+        "ITNIO_API_SECRET": creds.api_secret,
+        "ITNIO_APP_ID": creds.app_id,
+        "ITNIO_BASE_URL": creds.base_url,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, str(TESTS / "crash_worker.py"), str(path), str(N), "8"],
+        stdout=subprocess.PIPE, env=env, cwd=TESTS.parent, text=True,
+    )  # fmt: skip
+    last = ""
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            last = line.strip()
+            if last.startswith("requests ") and int(last.split()[1]) >= k:
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+    return last
+
+
+@pytest.mark.parametrize(
+    "seed", [11, pytest.param(12, marks=pytest.mark.slow), pytest.param(13, marks=pytest.mark.slow)]
+)
+async def test_sigkill_at_a_random_moment(seed: int, tmp_path: Path) -> None:
+    plan = plan_of()
+    path = tmp_path / "campaign.sqlite"
+    k = random.Random(seed).randint(1, 15)
+    with SandboxThread(seed=seed, latency=(0.005, 0.04), **QUIET) as sb:
+        last = _kill_after(path, sb.credentials, k)
+        assert last.startswith("requests "), f"the worker ended before the kill: {last!r}"
+        check_no_double_accept(sb)
+        killed = load_campaign(path)
+        assert killed.plan.fingerprint == plan.fingerprint
+        assert killed.status == "stopped"  # status was "running", and its writer is gone
+        # Requests journaled in flight at the kill show as unknown, never as sendable.
+        assert killed.summary().counts.get("unknown", 0) > 0
+        async with AsyncClient(sb.credentials, FAST_SETTINGS) as client:
+            resumed = await resume_campaign(path, client, progress=False)
+            check_no_double_accept(sb)
+            check_states(resumed, reconciled=False)
+            await finish_like_a_user(path, client, sb, plan)
