@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -38,8 +38,16 @@ from .models import (
     DeliveryRecord,
 )
 
-if TYPE_CHECKING:
-    from .plan import Plan
+
+class PlanLike(Protocol):
+    """What a result needs of a plan (a :class:`~itnio_campaign.plan.Plan` has it all)."""
+
+    source: pd.DataFrame
+    recipients: pd.DataFrame
+    batches: list[Batch]
+    settings: dict[str, Any]
+
+    def summary(self) -> Any: ...
 
 OutcomeKind = Literal["accepted", "rejected", "unknown", "not_sent", "fatal"]
 CampaignStatus = Literal["planned", "running", "completed", "stopped", "halted"]
@@ -179,7 +187,7 @@ class CampaignResult:
 
     def __init__(
         self,
-        plan: Plan,
+        plan: PlanLike,
         settings: Mapping[str, Any] | None = None,
         *,
         stopper: Stopper | None = None,
@@ -413,7 +421,7 @@ class CampaignResult:
     @classmethod
     def from_outcomes(
         cls,
-        plan: Plan,
+        plan: PlanLike,
         outcomes: Iterable[BatchOutcome],
         *,
         extra_batches: Iterable[Batch] = (),
