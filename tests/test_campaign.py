@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import zipfile
 
 import numpy as np
 import pandas as pd
@@ -122,3 +123,32 @@ async def test_run_campaign_inside_a_running_loop_like_jupyter() -> None:
         assert result.status == "completed"
         assert max(sbt.sandbox.accept_counts().values()) == 1
     assert threading.active_count() == threads_before
+
+
+async def test_real_result_exports_to_excel(tmp_path) -> None:
+    from openpyxl import load_workbook
+
+    df = contacts(1200)
+    df.loc[df.index[5], "first_name"] = '=HYPERLINK("http://x","y")'
+    async with (
+        Sandbox(seed=4, reply_rate=0.0, invalid_prefixes=("9198000001",)) as sb,
+        AsyncClient(sb.credentials, FAST_SETTINGS) as client,
+    ):
+        plan = plan_campaign(df, "phone", "Hi {first_name}")
+        result = await send_campaign(plan, client, progress=False)
+    path = result.to_excel(tmp_path / "report.xlsx")
+    book = load_workbook(path)
+    recipients = book["Recipients"]
+    header = [c.value for c in recipients[1]]
+    rows = list(recipients.iter_rows(min_row=2, values_only=True))
+    assert len(rows) == len(df)
+    states = [r[header.index("state")] for r in rows]
+    assert states == list(result.frame["state"])
+    formula_cell = recipients.cell(row=7, column=header.index("first_name") + 1)
+    assert formula_cell.data_type == "s" and formula_cell.value.startswith("=HYPERLINK")
+    failures = book["Failures"]
+    assert failures.max_row - 1 == int((result.frame["state"] == REJECTED).sum()) > 0
+    with zipfile.ZipFile(path) as archive:
+        xml = b"".join(archive.read(name) for name in archive.namelist())
+    assert sb.credentials.api_secret.encode() not in xml
+    assert sb.credentials.api_key.encode() not in xml
