@@ -1,0 +1,157 @@
+"""The sandbox's settings ("knobs"): every rule the provider leaves undocumented is one of these.
+
+>>> Knobs(seed=7, undelivered_rate=0.5).undelivered_rate
+0.5
+>>> Knobs(fault_rates={"http_9999": 0.1})
+Traceback (most recent call last):
+...
+ValueError: unknown fault 'http_9999': ...
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta, timezone, tzinfo
+from decimal import Decimal
+from random import Random
+from typing import Any
+
+from .faults import Fault, parse_fault
+
+#: Demo credentials: the sandbox accepts exactly these unless told otherwise.
+DEMO_API_KEY = "sandbox-key"
+DEMO_API_SECRET = "sandbox-secret"
+DEMO_APP_ID = "sandbox-app"
+
+#: The provider documents its earliest recordMo time in UTC+8, so its clock shows +08:00.
+PROVIDER_TZ = timezone(timedelta(hours=8))
+
+#: A float (fixed), a ``(lo, hi)`` pair (uniform) or ``callable(rng) -> float``, in seconds.
+Latency = float | tuple[float, float] | Callable[[Random], float]
+
+#: Endpoints under ``/sms``, as named in :class:`~itnio_campaign.sandbox.RequestRecord`.
+ENDPOINTS = ("sendSms", "sendSms/batch", "getReport", "getSentRcd", "recordMo", "getBalance")
+SEND_ENDPOINTS = frozenset({"sendSms", "sendSms/batch"})
+
+
+def endpoint_name(endpoint: str) -> str:
+    """``"/sms/sendSms"``, ``"sms/sendSms"`` and ``"sendSms"`` all name ``"sendSms"``."""
+    name = endpoint.strip("/").removeprefix("sms/")
+    if name not in ENDPOINTS:
+        raise ValueError(f"unknown endpoint {endpoint!r}; expected one of {', '.join(ENDPOINTS)}")
+    return name
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """Everything the sandbox can be told. ``Sandbox(**knobs)`` passes its keywords here.
+
+    Number rules: a number is digits only; any other character in the ``numbers`` field
+    rejects the whole request (-9). A digits-only number whose length is outside
+    ``number_length`` or that starts with one of ``invalid_prefixes`` is *per-number*
+    invalid: counted in ``fail``, absent from ``array``, not charged. A number starting
+    with one of ``unpriced_prefixes`` rejects the whole request (-19).
+    """
+
+    api_key: str = DEMO_API_KEY
+    api_secret: str = DEMO_API_SECRET
+    app_id: str = DEMO_APP_ID
+    host: str = "127.0.0.1"
+    port: int = 0
+    seed: int = 0
+    clock: Callable[[], float] = time.time
+    timezone: tzinfo = PROVIDER_TZ
+    # account
+    balance: Decimal = Decimal("1000")
+    gift: Decimal = Decimal("0")
+    credit: Decimal = Decimal("0")
+    price_per_segment: Decimal = Decimal("0.005")
+    currency: str = "USD"
+    timestamp_tolerance: float = 1800.0
+    allowed_ips: frozenset[str] | None = None
+    locked: bool = False
+    # sendSms rules
+    max_numbers_post: int = 1000
+    max_numbers_get: int = 100
+    batch_max_numbers: int = 1000
+    max_content_chars: int = 1024
+    max_sender_id_chars: int = 32
+    number_length: tuple[int, int] = (8, 15)
+    sensitive_words: tuple[str, ...] = ("casino", "lottery winner")
+    templates: tuple[str, ...] | None = None
+    unpriced_prefixes: tuple[str, ...] = ()
+    invalid_prefixes: tuple[str, ...] = ()
+    # delivery, records, replies
+    undelivered_rate: float = 0.03
+    delivery_delay: tuple[float, float] = (0.2, 2.0)
+    report_lag: float = 0.0  # seconds after accept during which getReport says "nofound"
+    max_report_ids: int = 200
+    sent_records_page_size: int = 50_000
+    sent_records_max_days: float = 31.0
+    sent_records_retention_days: float = 90.0
+    reply_rate: float = 0.02
+    stop_share: float = 0.4
+    reply_delay: tuple[float, float] = (2.0, 10.0)
+    # faults and pacing
+    fault_rates: Mapping[str, float] = field(default_factory=dict)
+    fault_endpoints: frozenset[str] | None = None  # None: random faults hit every endpoint
+    retry_after: float = 1.0
+    slow_answer_seconds: float = 5.0
+    max_requests_per_second: float | None = None
+    latency: Latency = 0.0
+    client_max_size: int = 4 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        for name in ("balance", "gift", "credit", "price_per_segment"):
+            set_(self, name, Decimal(str(getattr(self, name))))
+        for name in ("sensitive_words", "unpriced_prefixes", "invalid_prefixes"):
+            set_(self, name, _strings(getattr(self, name), name))
+        if self.templates is not None:
+            set_(self, "templates", _strings(self.templates, "templates"))
+            for pattern in self.templates:
+                re.compile(pattern)  # a bad regex fails here, not on the first request
+        if self.allowed_ips is not None:
+            set_(self, "allowed_ips", frozenset(_strings(self.allowed_ips, "allowed_ips")))
+        if self.fault_endpoints is not None:
+            set_(self, "fault_endpoints", frozenset(endpoint_name(e) for e in self.fault_endpoints))
+        rates = dict(self.fault_rates or {})
+        for name, rate in rates.items():
+            parse_fault(name)
+            _check_rate(f"fault_rates[{name!r}]", rate)
+        if sum(rates.values()) > 1:
+            raise ValueError("fault_rates add up to more than 1")
+        set_(self, "fault_rates", rates)
+        for name in ("undelivered_rate", "reply_rate", "stop_share"):
+            _check_rate(name, getattr(self, name))
+        for name in ("delivery_delay", "reply_delay", "number_length"):
+            lo, hi = getattr(self, name)
+            if not 0 <= lo <= hi:
+                raise ValueError(f"{name} must be (lo, hi) with 0 <= lo <= hi, got {(lo, hi)}")
+        if self.balance < 0 or self.price_per_segment < 0:
+            raise ValueError("balance and price_per_segment must not be negative")
+        if self.sent_records_page_size < 1:
+            raise ValueError("sent_records_page_size must be at least 1")
+        if self.max_requests_per_second is not None and self.max_requests_per_second <= 0:
+            raise ValueError("max_requests_per_second must be positive (or None)")
+
+    @property
+    def faults(self) -> dict[Fault, float]:
+        """``fault_rates`` parsed."""
+        return {parse_fault(name): rate for name, rate in self.fault_rates.items()}
+
+
+def _strings(values: Any, name: str) -> tuple[str, ...]:
+    if isinstance(values, str):  # a lone string is one item, not its characters
+        return (values,)
+    if not isinstance(values, Iterable):
+        raise TypeError(f"{name} must be a sequence of strings")
+    return tuple(str(v) for v in values)
+
+
+def _check_rate(name: str, rate: float) -> None:
+    if not 0 <= rate <= 1:
+        raise ValueError(f"{name} must be within [0, 1], got {rate}")
