@@ -1,0 +1,708 @@
+"""DataFrame → plan: recipients (one row per input row, a state each), requests, dry-run summary.
+
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"phone": ["+91 98765 43210", "98765-43210", None],
+    ...                    "first_name": ["Zoë", "Ann", "Raj"]})
+    >>> plan = plan_campaign(df, number_col="phone", content="Hi {first_name}!")
+    >>> plan.recipients["state"].tolist()
+    ['ready', 'skipped_duplicate', 'skipped_invalid']
+    >>> plan.summary().as_dict()["requests"]
+    1
+
+When a row has several problems, the first one in this order decides its state:
+``skipped_invalid`` (number), ``skipped_suppressed``, ``skipped_duplicate`` (the first valid,
+non-suppressed row with a number keeps it), ``skipped_missing_field``, ``skipped_too_long``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from .errors import UsageError
+from .message import (
+    GSM7_BASIC_CLASS,
+    GSM7_PART,
+    GSM7_SINGLE,
+    MAX_CONTENT_CHARS,
+    WORK_STRING,
+    count_segments_cached,
+    format_value,
+    parse_template,
+    render_frame,
+)
+from .models import (
+    READY,
+    SKIPPED_DUPLICATE,
+    SKIPPED_INVALID,
+    SKIPPED_MISSING_FIELD,
+    SKIPPED_STATES,
+    SKIPPED_SUPPRESSED,
+    SKIPPED_TOO_LONG,
+    Balance,
+    Batch,
+    BatchItem,
+    Endpoint,
+)
+from .numbers import calling_codes, check_region, normalize_numbers
+
+#: Numbers per request (sendSms and sendSms/batch alike).
+MAX_NUMBERS_PER_REQUEST = 1000
+MAX_SENDER_ID = 32
+MAX_ORDER_ID = 64
+
+RECIPIENT_COLUMNS = ("number", "order_id", "content", "encoding", "segments", "state", "reason")
+
+
+class _BalanceClient(Protocol):
+    async def get_balance(self) -> Balance: ...
+
+
+# --- summary ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """The dry run in numbers; ``counts`` (rows per state) always add up to ``rows``.
+
+    ``skipped`` breaks skipped rows down by state and reason, e.g.
+    ``{("skipped_invalid", "precision_lost"): 12}``. Money is ``Decimal``; ``estimated_cost``
+    is ``None`` when no price is known, and ``unpriced_rows`` counts ready rows whose country
+    has no price. Balance fields are filled by :meth:`Plan.check_balance`.
+    """
+
+    rows: int
+    ready: int
+    counts: dict[str, int]
+    skipped: dict[tuple[str, str], int]
+    unique_contents: int
+    requests: int
+    requests_by_endpoint: dict[str, int]
+    segments: int
+    encodings: dict[str, int]
+    estimated_cost: Decimal | None = None
+    unpriced_rows: int = 0
+    balance: Balance | None = None
+
+    @property
+    def available(self) -> Decimal | None:
+        """Balance + gift + credit, once the balance was checked."""
+        b = self.balance
+        return None if b is None else b.balance + b.gift + b.credit
+
+    @property
+    def enough_balance(self) -> bool | None:
+        if self.available is None or self.estimated_cost is None:
+            return None
+        return self.available >= self.estimated_cost
+
+    def _lines(self) -> list[tuple[str, str]]:
+        lines = [("rows", f"{self.rows:,}"), ("ready", f"{self.ready:,}")]
+        for (state, reason), n in self.skipped.items():
+            lines.append((f"  {state}" + (f" ({reason})" if reason else ""), f"{n:,}"))
+        lines += [
+            ("unique contents", f"{self.unique_contents:,}"),
+            ("requests", f"{self.requests:,}"),
+        ]
+        for endpoint, n in self.requests_by_endpoint.items():
+            lines.append((f"  {endpoint}", f"{n:,}"))
+        lines.append(("segments", f"{self.segments:,}"))
+        for enc, n in self.encodings.items():
+            lines.append((f"  {enc} messages", f"{n:,}"))
+        if self.estimated_cost is None:
+            cost = "unknown (no prices given)"
+        else:
+            cost = f"{self.estimated_cost:,}"
+            if self.unpriced_rows:
+                cost += f" (+ {self.unpriced_rows:,} ready rows without a price)"
+        lines.append(("estimated cost", cost))
+        if self.balance is not None:
+            b = self.balance
+            lines += [
+                ("balance", f"{b.balance:,}"),
+                ("gift", f"{b.gift:,}"),
+                ("credit", f"{b.credit:,}"),
+                ("available", f"{self.available:,}"),
+            ]
+            verdict = {True: "yes", False: "NO", None: "unknown"}[self.enough_balance]
+            lines.append(("enough balance", verdict))
+        return lines
+
+    def __str__(self) -> str:
+        lines = self._lines()
+        width = max(len(k) for k, _ in lines)
+        vwidth = max(len(v) for _, v in lines)
+        return "\n".join(f"{k:<{width}}  {v:>{vwidth}}" for k, v in lines)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td style='text-align:left'>{html.escape(k).replace(' ', '&nbsp;')}</td>"
+            f"<td style='text-align:right'>{html.escape(v)}</td></tr>"
+            for k, v in self._lines()
+        )
+        return f"<table><thead><tr><th>plan</th><th></th></tr></thead><tbody>{rows}</tbody></table>"
+
+    def to_frame(self) -> pd.DataFrame:
+        """The summary as a two-column frame (metric, value), as printed."""
+        return pd.DataFrame(
+            [(k.strip(), v) for k, v in self._lines()], columns=["metric", "value"]
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values (Decimal kept; skipped keys joined as ``"state: reason"``)."""
+        return {
+            "rows": self.rows,
+            "ready": self.ready,
+            "counts": dict(self.counts),
+            "skipped": {f"{s}: {r}" if r else s: n for (s, r), n in self.skipped.items()},
+            "unique_contents": self.unique_contents,
+            "requests": self.requests,
+            "requests_by_endpoint": dict(self.requests_by_endpoint),
+            "segments": self.segments,
+            "encodings": dict(self.encodings),
+            "estimated_cost": self.estimated_cost,
+            "unpriced_rows": self.unpriced_rows,
+            "balance": None if self.balance is None else self.balance.balance,
+            "available": self.available,
+            "enough_balance": self.enough_balance,
+        }
+
+
+# --- the plan -----------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """A planned campaign. Build it with :func:`plan_campaign`; nothing is sent.
+
+    ``source`` is the user's frame (never mutated), ``recipients`` a new frame with the same
+    index and order (:data:`RECIPIENT_COLUMNS`), ``batches`` the requests sending will make.
+    """
+
+    source: pd.DataFrame
+    recipients: pd.DataFrame
+    batches: list[Batch]
+    settings: dict[str, Any]
+    fingerprint: str
+    prices: Mapping[int, Decimal] | Decimal | None = None
+    _balance: Balance | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        ready = int((self.recipients["state"] == READY).sum())
+        return (
+            f"<Plan rows={len(self.recipients):,} ready={ready:,} requests={len(self.batches):,} "
+            f"fingerprint={self.fingerprint[:12]}>"
+        )
+
+    @classmethod
+    def restore(
+        cls,
+        *,
+        source: pd.DataFrame,
+        recipients: pd.DataFrame,
+        batches: list[Batch],
+        settings: dict[str, Any],
+        fingerprint: str,
+    ) -> Plan:
+        """A plan rebuilt from stored parts (the ledger); prices come back from ``settings``."""
+        return cls(source, recipients, list(batches), dict(settings), fingerprint,
+                   prices=_parse_prices(settings.get("prices")))
+
+    def summary(self) -> PlanSummary:
+        """Counts by state and reason, requests, segments and the estimated cost."""
+        rec = self.recipients
+        state = rec["state"].astype(object)
+        ready_mask = (state == READY).to_numpy()
+        counts = {str(s): int(n) for s, n in state.value_counts(sort=False).items()}
+        ordered = {s: counts.pop(s) for s in (READY, *SKIPPED_STATES) if s in counts}
+        ordered.update(counts)
+        key = _reason_keys(rec)
+        skipped_frame = pd.DataFrame({"s": state.to_numpy(), "k": key.to_numpy()})[~ready_mask]
+        skipped: dict[tuple[str, str], int] = {}
+        for s in SKIPPED_STATES:
+            part = skipped_frame[skipped_frame["s"] == s]
+            for k, n in part["k"].value_counts(sort=True).items():
+                skipped[(s, str(k))] = int(n)
+        seg = rec["segments"].to_numpy(dtype=np.int64)[ready_mask]
+        endpoints: dict[str, int] = {}
+        for b in self.batches:
+            endpoints[b.endpoint] = endpoints.get(b.endpoint, 0) + 1
+        enc = rec["encoding"][ready_mask].value_counts(sort=False)
+        cost, unpriced = _estimate_cost(rec["number"][ready_mask], seg, self.prices)
+        return PlanSummary(
+            rows=len(rec),
+            ready=int(ready_mask.sum()),
+            counts=ordered,
+            skipped=skipped,
+            unique_contents=int(rec["content"][ready_mask].nunique()),
+            requests=len(self.batches),
+            requests_by_endpoint=endpoints,
+            segments=int(seg.sum()),
+            encodings={str(k): int(v) for k, v in enc.items()},
+            estimated_cost=cost,
+            unpriced_rows=unpriced,
+            balance=self._balance,
+        )
+
+    async def check_balance(self, client: _BalanceClient) -> PlanSummary:
+        """Ask the account balance (``client.get_balance()``); the summary with it added."""
+        self._balance = await client.get_balance()
+        return self.summary()
+
+    def preview(self, n: int = 5) -> pd.DataFrame:
+        """The first ``n`` ready messages: number, content, encoding, segments."""
+        rec = self.recipients
+        ready = rec[(rec["state"] == READY).to_numpy()]
+        return ready[["number", "content", "encoding", "segments"]].head(n).copy()
+
+
+def _reason_keys(rec: pd.DataFrame) -> pd.Series:
+    """Group key of each skipped row's reason (duplicates and lengths lose their detail)."""
+    state, reason = rec["state"].astype(object), rec["reason"].fillna("").astype(object)
+    key = reason.copy()
+    key[(state == SKIPPED_DUPLICATE).to_numpy()] = ""
+    key[(state == SKIPPED_TOO_LONG).to_numpy()] = ""
+    key[(state == SKIPPED_SUPPRESSED).to_numpy()] = ""
+    missing = (state == SKIPPED_MISSING_FIELD).to_numpy()
+    key[missing] = reason[missing].str.replace("missing field ", "", regex=False)
+    return key
+
+
+# --- inputs -------------------------------------------------------------------------------
+
+
+def _column(df: pd.DataFrame, name: Any, what: str) -> pd.Series:
+    if name not in df.columns:
+        raise UsageError(
+            f"{what} {name!r} is not a column; columns are: {', '.join(map(repr, df.columns))}"
+        )
+    col = df[name]
+    if isinstance(col, pd.DataFrame):
+        raise UsageError(f"{what} {name!r} names more than one column (duplicate column names)")
+    return col
+
+
+def _parse_prices(prices: Any) -> Mapping[int, Decimal] | Decimal | None:
+    """A price per segment: one number for all, or ``{country calling code: price}``."""
+    if prices is None:
+        return None
+
+    def money(v: Any) -> Decimal:
+        try:
+            d = Decimal(str(v))
+        except InvalidOperation:
+            raise UsageError(f"price {v!r} is not a number") from None
+        if not d.is_finite() or d < 0:
+            raise UsageError(f"price {v!r} must be a non-negative number")
+        return d
+
+    if isinstance(prices, Mapping):
+        out: dict[int, Decimal] = {}
+        for k, v in prices.items():
+            code = str(k).strip().lstrip("+")
+            if not code.isdigit():
+                raise UsageError(f"prices key {k!r} is not a country calling code such as 91")
+            out[int(code)] = money(v)
+        return out
+    if isinstance(prices, bool) or not isinstance(prices, int | float | Decimal | str):
+        raise UsageError("prices must be a number or a {country calling code: price} dict")
+    return money(prices)
+
+
+def _prices_setting(prices: Mapping[int, Decimal] | Decimal | None) -> Any:
+    if prices is None:
+        return None
+    if isinstance(prices, Decimal):
+        return str(prices)
+    return {str(k): str(v) for k, v in prices.items()}
+
+
+def _estimate_cost(
+    numbers: pd.Series, segments: np.ndarray, prices: Mapping[int, Decimal] | Decimal | None
+) -> tuple[Decimal | None, int]:
+    if prices is None:
+        return None, 0
+    if isinstance(prices, Decimal):
+        return prices * int(segments.sum()), 0
+    cc = calling_codes(numbers).to_numpy()
+    total, unpriced = Decimal(0), 0
+    for code in np.unique(cc):
+        mask = cc == code
+        price = prices.get(int(code))
+        if price is None:
+            unpriced += int(mask.sum())
+        else:
+            total += price * int(segments[mask].sum())
+    return total, unpriced
+
+
+_SUPPRESS_COLUMNS = ("number", "numbers", "phone", "mobile", "msisdn", "phone_number")
+
+
+def _suppress_values(suppress: Any) -> tuple[pd.Series, str]:
+    """The raw values of a suppression list, and a description for the settings."""
+    if isinstance(suppress, str | Path):
+        path = Path(suppress)
+        if not path.exists():
+            raise UsageError(f"suppression file {str(path)!r} does not exist")
+        if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
+            frame = pd.read_excel(path, dtype=object)
+        elif path.suffix.lower() in (".csv", ".txt"):
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        else:
+            raise UsageError(f"suppression file {str(path)!r}: use a .csv or .xlsx file")
+        return _suppress_values(frame)[0], str(path)
+    if isinstance(suppress, pd.DataFrame):
+        cols = [c for c in suppress.columns if str(c).strip().lower() in _SUPPRESS_COLUMNS]
+        if len(suppress.columns) == 1:
+            cols = list(suppress.columns)
+        if len(cols) != 1:
+            raise UsageError(
+                "suppress: pass one column (e.g. opt_outs['phone']); the frame has "
+                f"{', '.join(map(repr, suppress.columns))}"
+            )
+        return suppress[cols[0]], f"{len(suppress)} values"
+    if isinstance(suppress, pd.Series):
+        return suppress, f"{len(suppress)} values"
+    if isinstance(suppress, Iterable) and not isinstance(suppress, bytes | Mapping):
+        values = list(suppress)
+        return pd.Series(values, dtype=object), f"{len(values)} values"
+    raise UsageError(
+        "suppress must be a Series, a one-column DataFrame, a list/set, or a CSV/XLSX path"
+    )
+
+
+# --- pieces of the plan -------------------------------------------------------------------
+
+
+def _segments_of(contents: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(encoding, segments) per distinct content: pure GSM-7 basic text by length, vectorised;
+    the rest through :func:`count_segments` (cached)."""
+    n = len(contents)
+    enc = np.full(n, "GSM-7", dtype=object)
+    seg = np.zeros(n, dtype=np.int64)
+    if n == 0:
+        return enc, seg
+    lengths = contents.str.len().to_numpy(dtype=np.int64)
+    with np.errstate(all="ignore"):
+        basic = contents.str.fullmatch(GSM7_BASIC_CLASS + "*").to_numpy(dtype=bool, na_value=False)
+    seg[basic] = np.where(lengths[basic] <= GSM7_SINGLE, 1, -(-lengths[basic] // GSM7_PART))
+    seg[basic & (lengths == 0)] = 0
+    for i in np.flatnonzero(~basic):
+        enc[i], seg[i] = count_segments_cached(contents.iat[int(i)])
+    return enc, seg
+
+
+_BASE36 = np.frombuffer(b"0123456789abcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
+
+
+def _base36(positions: np.ndarray, n: int) -> np.ndarray:
+    """Fixed-width base-36 strings of ints in ``range(n)``, vectorised."""
+    top = max(n - 1, 0)
+    width = 1
+    while 36**width <= top:
+        width += 1
+    digits = np.empty((len(positions), width), dtype=np.uint8)
+    rest = positions.astype(np.int64)
+    for k in range(width - 1, -1, -1):
+        digits[:, k] = _BASE36[rest % 36]
+        rest = rest // 36
+    return digits.view(f"S{width}").ravel().astype(str)
+
+
+def _order_ids_from_column(col: pd.Series, ready: np.ndarray, labels: pd.Index) -> np.ndarray:
+    """The user's order ids as text; ready rows must have unique, non-empty, comma-free ids."""
+    codes, uniques = pd.factorize(col.astype(object), use_na_sentinel=True)
+    table = np.array([format_value(u) or "" for u in uniques] + [""], dtype=object)
+    ids = table[codes]
+    bad: list[str] = []
+    ready_ids = pd.Series(ids[ready])
+    ready_labels = labels[ready]
+    for label, oid in zip(ready_labels, ready_ids, strict=True):
+        if not oid:
+            bad.append(f"row {label!r}: empty")
+        elif len(oid) > MAX_ORDER_ID:
+            bad.append(f"row {label!r}: longer than {MAX_ORDER_ID} characters")
+        elif "," in oid:
+            bad.append(f"row {label!r}: contains a comma ({oid!r})")
+        if len(bad) >= 10:
+            break
+    dups = ready_ids[ready_ids.duplicated(keep=False) & (ready_ids != "")]
+    for oid in dups.unique()[:10]:
+        rows = [repr(x) for x in ready_labels[(ready_ids == oid).to_numpy()][:5]]
+        bad.append(f"order id {oid!r} is used by rows {', '.join(rows)}")
+    if bad:
+        raise UsageError(
+            f"order_id_col {col.name!r}: every ready row needs a unique, non-empty id of at most "
+            f"{MAX_ORDER_ID} characters without commas; offenders: " + "; ".join(bad[:20])
+        )
+    return ids
+
+
+def _make_batches(
+    numbers: np.ndarray,
+    content_codes: np.ndarray,
+    contents: np.ndarray,
+    order_ids: np.ndarray,
+    positions: np.ndarray,
+    sender_id: str | None,
+) -> list[Batch]:
+    """Requests for the ready rows (arrays aligned, in frame order; ``contents[code]``).
+
+    Rows are grouped by content (first appearance order). Each content's full thousands go
+    out as ``sendSms``; the remainders are packed in order into requests of at most 1000
+    numbers (``sendSms`` when one content fills it, else ``sendSms/batch``). That makes
+    ⌈ready / 1000⌉ requests, the fewest possible.
+    """
+    if len(numbers) == 0:
+        return []
+    # first-appearance order of contents, then stable by row
+    _, first_seen = np.unique(content_codes, return_index=True)
+    rank = np.empty(len(contents), dtype=np.int64)
+    rank[content_codes[np.sort(first_seen)]] = np.arange(len(first_seen))
+    order = np.argsort(rank[content_codes], kind="stable")
+    codes_sorted = content_codes[order]
+    starts = np.flatnonzero(np.r_[True, codes_sorted[1:] != codes_sorted[:-1]])
+    ends = np.r_[starts[1:], len(order)]
+    full: list[list[tuple[int, int]]] = []  # each request: (start, end) slices of `order`
+    rest: list[tuple[int, int]] = []
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        while e - s >= MAX_NUMBERS_PER_REQUEST:
+            full.append([(s, s + MAX_NUMBERS_PER_REQUEST)])
+            s += MAX_NUMBERS_PER_REQUEST
+        if e > s:
+            rest.append((s, e))
+    packed: list[list[tuple[int, int]]] = []
+    current: list[tuple[int, int]] = []
+    room = MAX_NUMBERS_PER_REQUEST
+    for s, e in rest:
+        while e > s:
+            take = min(room, e - s)
+            current.append((s, s + take))
+            s += take
+            room -= take
+            if room == 0:
+                packed.append(current)
+                current, room = [], MAX_NUMBERS_PER_REQUEST
+    if current:
+        packed.append(current)
+
+    num_s = numbers[order].tolist()
+    oid_s = order_ids[order].tolist()
+    pos_s = positions[order].tolist()
+    batches: list[Batch] = []
+    for slices in full + packed:
+        items = tuple(
+            BatchItem(
+                numbers=tuple(num_s[s:e]),
+                content=contents[codes_sorted[s]],
+                sender_id=sender_id,
+                order_ids=tuple(oid_s[s:e]),
+            )
+            for s, e in slices
+        )
+        pos: list[int] = []
+        for s, e in slices:
+            pos.extend(pos_s[s:e])
+        endpoint: Endpoint = "sendSms" if len(items) == 1 else "sendSms/batch"
+        batches.append(Batch(len(batches), endpoint, items, tuple(pos)))
+    return batches
+
+
+def fingerprint_batches(batches: Iterable[Batch]) -> str:
+    """A stable SHA-256 over the requests: endpoints, numbers, contents, sender, order ids."""
+    h = hashlib.sha256()
+    for b in batches:
+        h.update(f"B{b.batch_id}\x1e{b.endpoint}\x1e".encode())
+        for item in b.items:
+            h.update(item.content.encode())
+            h.update(b"\x1f" + (item.sender_id or "").encode() + b"\x1f")
+            h.update(",".join(item.numbers).encode())
+            h.update(b"\x1f" + ",".join(item.order_ids or ()).encode() + b"\x1d")
+    return h.hexdigest()
+
+
+# --- plan_campaign ------------------------------------------------------------------------
+
+
+def plan_campaign(
+    df: pd.DataFrame,
+    number_col: Any = "phone",
+    content: str = "",
+    sender_id: str | None = None,
+    order_id_col: Any = None,
+    default_region: str = "IN",
+    region_col: Any = None,
+    suppress: Any = None,
+    prices: Any = None,
+) -> Plan:
+    """Plan a campaign from a DataFrame; nothing is sent and ``df`` is never modified.
+
+    ``content`` is a template with ``{column}`` placeholders (``{{``/``}}`` for braces);
+    ``suppress`` numbers to exclude (Series, one-column DataFrame, list/set or CSV/XLSX path);
+    ``prices`` a price per segment, one number or ``{country calling code: price}``.
+
+    >>> df = pd.DataFrame({"phone": ["+91 98765 43210"], "name": ["Zoë"], "store": ["Pune"]})
+    >>> plan = plan_campaign(df, content="Hi {name}, 20% off at {store}!", prices=0.1)
+    >>> plan.preview()[["number", "content"]].iloc[0].tolist()
+    ['919876543210', 'Hi Zoë, 20% off at Pune!']
+    """
+    # -- every check that can fail, before any work --------------------------------------
+    if not isinstance(df, pd.DataFrame):
+        raise UsageError(f"plan_campaign needs a pandas DataFrame, got {type(df).__name__}")
+    if df.empty or len(df) == 0:
+        raise UsageError("the DataFrame has no rows: nothing to plan")
+    number_series = _column(df, number_col, "number_col")
+    region_series = _column(df, region_col, "region_col") if region_col is not None else None
+    order_series = _column(df, order_id_col, "order_id_col") if order_id_col is not None else None
+    if not isinstance(content, str) or not content:
+        raise UsageError("content must be a non-empty template string, e.g. 'Hi {first_name}!'")
+    template = parse_template(content)
+    for name in template.fields:
+        _column(df, name, "content placeholder")
+    if sender_id is not None:
+        if not isinstance(sender_id, str):
+            raise UsageError(f"sender_id must be a str, got {type(sender_id).__name__}")
+        if len(sender_id) > MAX_SENDER_ID:
+            raise UsageError(
+                f"sender_id {sender_id!r} is {len(sender_id)} characters; at most {MAX_SENDER_ID}"
+            )
+        sender_id = sender_id or None
+    region = check_region(default_region)
+    price_table = _parse_prices(prices)
+    suppress_desc = None
+    suppressed_numbers: set[str] = set()
+    if suppress is not None:
+        values, suppress_desc = _suppress_values(suppress)
+        normal = normalize_numbers(values.reset_index(drop=True), default_region=region)
+        suppressed_numbers = set(normal["number"].dropna().tolist())
+
+    # -- per row ---------------------------------------------------------------------------
+    n = len(df)
+    labels = df.index
+    nums = normalize_numbers(
+        number_series.reset_index(drop=True),
+        default_region=region,
+        regions=None if region_series is None else region_series.to_numpy(),
+    )
+    number = nums["number"]
+    state = np.full(n, READY, dtype=object)
+    reason = nums["reason"].to_numpy(dtype=object, na_value="")
+
+    valid = (nums["state"] == READY).to_numpy(dtype=bool, na_value=False)
+    state[~valid] = SKIPPED_INVALID
+    if suppressed_numbers:
+        sup = valid & number.isin(suppressed_numbers).to_numpy(dtype=bool, na_value=False)
+        state[sup] = SKIPPED_SUPPRESSED
+        reason[sup] = "number is in the suppression list"
+        valid &= ~sup
+
+    # duplicates among valid, non-suppressed rows: the first row keeps the number
+    at = np.flatnonzero(valid)
+    codes, _ = pd.factorize(number.iloc[at])
+    _, first = np.unique(codes, return_index=True)
+    first_of = at[first][codes]  # position of the first row with the same number
+    dup_rows = at[first_of != at]
+    if len(dup_rows):
+        state[dup_rows] = SKIPPED_DUPLICATE
+        reason[dup_rows] = [f"duplicate of row {labels[p]!r}" for p in first_of[first_of != at]]
+        valid[dup_rows] = False
+
+    rendered = render_frame(content, df.reset_index(drop=True))
+    missing = rendered.missing.to_numpy(dtype=object)
+    has_text = missing == ""
+    miss = valid & ~has_text
+    state[miss] = SKIPPED_MISSING_FIELD
+    reason[miss] = "missing field " + missing[miss].astype(str)
+    valid &= ~miss
+
+    text = rendered.content.reset_index(drop=True)
+    lengths = text.str.len().to_numpy(dtype=np.int64, na_value=0)
+    long_ = valid & (lengths > MAX_CONTENT_CHARS)
+    state[long_] = SKIPPED_TOO_LONG
+    reason[long_] = [
+        f"content is {x} characters; the limit is {MAX_CONTENT_CHARS}" for x in lengths[long_]
+    ]
+    valid &= ~long_
+
+    # -- encoding and segments, once per distinct content ---------------------------------
+    content_col = text.where(pd.Series(has_text), None)
+    ccodes, uniques = pd.factorize(content_col, use_na_sentinel=True)
+    u_enc, u_seg = _segments_of(pd.Series(uniques, dtype=text.dtype))
+    encoding = np.r_[u_enc, None][ccodes]
+    segments = np.r_[u_seg, 0][ccodes].astype(np.int64)
+
+    # -- order ids and requests -----------------------------------------------------------
+    ready = valid
+    positions = np.flatnonzero(ready)
+    ready_numbers = number.iloc[positions].to_numpy(dtype=object)
+    if order_series is not None:
+        given = _order_ids_from_column(order_series.reset_index(drop=True), ready, labels)
+        ready_ids = given[ready]
+    else:
+        # short, deterministic, unique: a hash of what is sent + the row position in base 36
+        h = hashlib.sha256(f"{n}\x1f{content}\x1f{sender_id}\x1f".encode())
+        h.update(pd.util.hash_array(ready_numbers).tobytes())
+        h.update(ccodes[positions].tobytes())
+        ready_ids = np.char.add(h.hexdigest()[:6] + "-", _base36(positions, n)).astype(object)
+    order_ids = np.full(n, None, dtype=object)
+    order_ids[positions] = ready_ids
+    batches = _make_batches(
+        ready_numbers, ccodes[positions], np.asarray(uniques, dtype=object), ready_ids,
+        positions, sender_id,
+    )
+
+    recipients = pd.DataFrame(
+        {
+            "number": number.array,
+            "order_id": pd.array(order_ids, dtype=WORK_STRING),
+            "content": content_col.array,
+            "encoding": pd.array(encoding, dtype=WORK_STRING),
+            "segments": segments,
+            "state": pd.array(state, dtype=WORK_STRING),
+            "reason": pd.array(reason, dtype=WORK_STRING),
+        },
+        index=labels.copy(),
+    )
+    settings = {
+        "number_col": _jsonable(number_col),
+        "content": content,
+        "sender_id": sender_id,
+        "order_id_col": _jsonable(order_id_col),
+        "default_region": region,
+        "region_col": _jsonable(region_col),
+        "suppress": suppress_desc,
+        "suppressed_numbers": len(suppressed_numbers),
+        "prices": _prices_setting(price_table),
+        "rows": n,
+    }
+    return Plan(
+        source=df,
+        recipients=recipients,
+        batches=batches,
+        settings=settings,
+        fingerprint=fingerprint_batches(batches),
+        prices=price_table,
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return value
+
+
+def with_balance(summary: PlanSummary, balance: Balance) -> PlanSummary:
+    """``summary`` with ``balance`` attached (for callers that fetched it themselves)."""
+    return replace(summary, balance=balance)
