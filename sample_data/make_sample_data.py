@@ -200,7 +200,13 @@ def write(out_dir: Path) -> list[Path]:
     return [csv_path, xlsx_path, opt_path]
 
 
+#: The demo ships inside the package so `itnio-campaign demo` works from any folder.
+PACKAGED = HERE.parent / "itnio_campaign" / "sample_data"
+
 if __name__ == "__main__":
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE
     for path in write(target):
         print(path)
+    if target == HERE:
+        (PACKAGED / "contacts.csv").write_bytes((HERE / "contacts.csv").read_bytes())
+        print(PACKAGED / "contacts.csv")

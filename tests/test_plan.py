@@ -447,3 +447,6 @@ def test_sample_data_matches_its_generator(tmp_path: Path) -> None:
         assert (tmp_path / name).read_bytes() == (SAMPLE / name).read_bytes(), name
     pd.testing.assert_frame_equal(pd.read_excel(tmp_path / "contacts.xlsx"),
                                   pd.read_excel(SAMPLE / "contacts.xlsx"))
+    # the copy the demo ships inside the package is the same file
+    packaged = SAMPLE.parent / "itnio_campaign" / "sample_data" / "contacts.csv"
+    assert packaged.read_bytes() == (SAMPLE / "contacts.csv").read_bytes()
