@@ -448,20 +448,21 @@ def _order_ids_from_column(col: pd.Series, ready: np.ndarray, labels: pd.Index) 
     return ids
 
 
-def _make_batches(
+def make_batches(
     numbers: np.ndarray,
     content_codes: np.ndarray,
     contents: np.ndarray,
     order_ids: np.ndarray,
     positions: np.ndarray,
     sender_id: str | None,
+    max_numbers: int = MAX_NUMBERS_PER_REQUEST,
 ) -> list[Batch]:
     """Requests for the ready rows (arrays aligned, in frame order; ``contents[code]``).
 
     Rows are grouped by content (first appearance order). Each content's full thousands go
-    out as ``sendSms``; the remainders are packed in order into requests of at most 1000
-    numbers (``sendSms`` when one content fills it, else ``sendSms/batch``). That makes
-    ⌈ready / 1000⌉ requests, the fewest possible.
+    out as ``sendSms``; the remainders are packed in order into requests of at most
+    ``max_numbers`` (1000) numbers (``sendSms`` when one content fills it, else
+    ``sendSms/batch``). That makes ⌈ready / max_numbers⌉ requests, the fewest possible.
     """
     if len(numbers) == 0:
         return []
@@ -476,14 +477,14 @@ def _make_batches(
     full: list[list[tuple[int, int]]] = []  # each request: (start, end) slices of `order`
     rest: list[tuple[int, int]] = []
     for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-        while e - s >= MAX_NUMBERS_PER_REQUEST:
-            full.append([(s, s + MAX_NUMBERS_PER_REQUEST)])
-            s += MAX_NUMBERS_PER_REQUEST
+        while e - s >= max_numbers:
+            full.append([(s, s + max_numbers)])
+            s += max_numbers
         if e > s:
             rest.append((s, e))
     packed: list[list[tuple[int, int]]] = []
     current: list[tuple[int, int]] = []
-    room = MAX_NUMBERS_PER_REQUEST
+    room = max_numbers
     for s, e in rest:
         while e > s:
             take = min(room, e - s)
@@ -492,7 +493,7 @@ def _make_batches(
             room -= take
             if room == 0:
                 packed.append(current)
-                current, room = [], MAX_NUMBERS_PER_REQUEST
+                current, room = [], max_numbers
     if current:
         packed.append(current)
 
@@ -656,7 +657,7 @@ def plan_campaign(
         ready_ids = np.char.add(h.hexdigest()[:6] + "-", _base36(positions, n)).astype(object)
     order_ids = np.full(n, None, dtype=object)
     order_ids[positions] = ready_ids
-    batches = _make_batches(
+    batches = make_batches(
         ready_numbers, ccodes[positions], np.asarray(uniques, dtype=object), ready_ids,
         positions, sender_id,
     )

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 from .client import AsyncClient
@@ -36,7 +37,7 @@ from .errors import (
     TransientApiError,
     UsageError,
 )
-from .models import REJECTED, SUBMITTED, UNKNOWN, Batch, BatchItem
+from .models import REJECTED, SUBMITTED, UNKNOWN, Batch
 from .ratelimit import RateLimiter
 from .result import OUTCOME_COLUMNS, BatchOutcome, CampaignResult, Stopper
 
@@ -409,37 +410,34 @@ def build_batches(
 ) -> list[Batch]:
     """Chunk any frame of API-form numbers into requests of at most ``max_numbers``.
 
-    Rows with the same content share ``sendSms`` requests; orderIds come from
-    ``order_id_col`` or are the row positions. Positions refer to ``df``'s row order.
+    Rows with the same content share ``sendSms`` requests; leftovers of several contents
+    are packed into ``sendSms/batch`` requests (the plan's packing). orderIds come from
+    ``order_id_col`` or are ``r<position>``. Positions refer to ``df``'s row order.
 
     >>> frame = pd.DataFrame({"number": ["919876543210", "919876543211"]})
     >>> [b.size for b in build_batches(frame, content="Hi")]
     [2]
     """
+    from .plan import make_batches
+
     if number_col not in df.columns:
         raise UsageError(f"no column {number_col!r}; the frame has {list(df.columns)}")
     if (content is None) == (content_col is None):
         raise UsageError("give exactly one of content= or content_col=")
-    numbers = df[number_col].astype(str).tolist()
-    contents = [content] * len(df) if content_col is None else df[content_col].astype(str).tolist()
+    n = len(df)
+    texts = pd.Series([content] * n) if content_col is None else df[content_col].astype(str)
+    codes, contents = pd.factorize(texts.to_numpy(dtype=object))
     order_ids = (
-        df[order_id_col].astype(str).tolist() if order_id_col else [f"r{i}" for i in range(len(df))]
+        df[order_id_col].astype(str).to_numpy(dtype=object)
+        if order_id_col
+        else np.array([f"r{i}" for i in range(n)], dtype=object)
     )
-    groups: dict[str, list[int]] = {}
-    for pos, text in enumerate(contents):
-        groups.setdefault(str(text), []).append(pos)
-    batches: list[Batch] = []
-    for text, positions in groups.items():
-        for lo in range(0, len(positions), max_numbers):
-            chunk = positions[lo : lo + max_numbers]
-            item = BatchItem(
-                tuple(numbers[p] for p in chunk),
-                text,
-                sender_id,
-                tuple(order_ids[p] for p in chunk),
-            )
-            batches.append(Batch(len(batches), "sendSms", (item,), tuple(chunk)))
-    return batches
+    numbers = df[number_col].astype(str).to_numpy(dtype=object)
+    positions = np.arange(n)
+    return make_batches(
+        numbers, codes, np.asarray(contents, dtype=object), order_ids, positions, sender_id,
+        max_numbers,
+    )  # fmt: skip
 
 
 def join_responses(

@@ -36,16 +36,18 @@ def frame(n: int, **extra) -> pd.DataFrame:
 def test_build_batches_chunks_and_groups() -> None:
     df = frame(2500, text=["A"] * 2100 + ["B"] * 400)
     batches = build_batches(df, content_col="text")
-    assert [(b.items[0].content, b.size) for b in batches] == [
-        ("A", 1000),
-        ("A", 1000),
-        ("A", 100),
-        ("B", 400),
+    # full thousands of one content go alone; the leftovers share one sendSms/batch
+    shapes = [(b.endpoint, [(i.content, len(i.numbers)) for i in b.items]) for b in batches]
+    assert shapes == [
+        ("sendSms", [("A", 1000)]),
+        ("sendSms", [("A", 1000)]),
+        ("sendSms/batch", [("A", 100), ("B", 400)]),
     ]
     positions = sorted(p for b in batches for p in b.positions)
     assert positions == list(range(2500))
-    for b in batches:  # numbers line up with the positions they came from
-        assert list(b.items[0].numbers) == [df["number"].iloc[p] for p in b.positions]
+    for b in batches:  # numbers and contents line up with the positions they came from
+        pairs = [(num, item.content) for item in b.items for num in item.numbers]
+        assert pairs == [(df["number"].iloc[p], df["text"].iloc[p]) for p in b.positions]
 
 
 async def test_join_marks_accepted_and_refused_numbers(sb: Sandbox, client: AsyncClient) -> None:
