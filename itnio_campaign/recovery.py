@@ -115,7 +115,7 @@ async def _run(
         }
     )
     result = rebuild_result(ledger, plan, stopper=stopper)
-    to_send = resumable_batches(ledger)
+    to_send = resumable_batches(ledger, plan)
     now = time.time()
     ledger.mark_running(now)
     result.started_at = result.started_at or now
@@ -131,12 +131,14 @@ async def _run(
     return result
 
 
-def resumable_batches(ledger: Ledger) -> list[Batch]:
-    """Requests to make now: never attempted, or last attempt provably not accepted."""
-    last_kind: dict[int, str] = {}
-    for outcome in ledger.outcomes():
-        last_kind[outcome.batch_id] = outcome.kind
-    return [b for b in ledger.batches() if last_kind.get(b.batch_id) in (None, "not_sent", "fatal")]
+def resumable_batches(ledger: Ledger, plan: Plan | None = None) -> list[Batch]:
+    """Requests to make now: never attempted, or last attempt provably not accepted.
+
+    ``plan``: the ledger's own plan (same fingerprint), whose batches need not be read back.
+    """
+    last_kind = ledger.last_kinds()
+    batches = ledger.batches() if plan is None else [*plan.batches, *ledger.batches(extra=True)]
+    return [b for b in batches if last_kind.get(b.batch_id) in (None, "not_sent", "fatal")]
 
 
 def _resend_batches(ledger: Ledger, result: CampaignResult) -> list[Batch]:
@@ -192,7 +194,8 @@ def rebuild_result(
     result = CampaignResult(plan, ledger.settings, stopper=stopper)
     result.add_batches(ledger.batches(extra=True))
     pending = list(ledger.reconciliations())
-    for seq, outcome, batch_id, started in ledger.journal_rows():
+    known = {b.batch_id: b for b in result.batches}
+    for seq, outcome, batch_id, started in ledger.journal_rows(known):
         while pending and pending[0].after_seq < seq:
             _apply_reconciliation(result, pending.pop(0))
         result.apply_outcome(outcome or _in_flight(batch_id, started))

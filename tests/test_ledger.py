@@ -395,3 +395,60 @@ def test_journal_write_is_fast_enough(tmp_path: Path) -> None:
             ledger.complete(out)
         elapsed = time.perf_counter() - t0
     assert elapsed < 2.0, elapsed
+
+
+# -- compact storage: lossless on every path ---------------------------------------------------
+def test_batches_not_matching_the_frame_are_stored_explicitly(tmp_path: Path) -> None:
+    p = parts(2500)
+    odd = Batch(
+        1, "sendSms/batch",
+        (BatchItem(("447700900001",), "Other", None, None),
+         BatchItem(p.batches[1].items[0].numbers[:2], "Hi", "S", ("x", "y"))),
+        (5, 6, 7),
+    )  # fmt: skip
+    p.batches[1] = odd  # numbers/ids not the frame's at its positions; no ids on one item
+    path = tmp_path / "c.sqlite"
+    with Ledger.open(path) as ledger:
+        ledger.start(p, {})  # type: ignore[arg-type]
+    with Ledger.open(path) as ledger:
+        assert ledger.batches() == p.batches
+    conn = sqlite3.connect(path)
+    layouts = [r[0][:1] for r in conn.execute("SELECT items FROM batches ORDER BY batch_id")]
+    conn.close()
+    assert layouts == ["{", "[", "{"]  # only the odd request carries its numbers
+
+
+def test_accepted_partial_reordered_and_foreign_answers_round_trip(tmp_path: Path) -> None:
+    p = parts(2500)
+    b0, b1, b2 = p.batches
+    full = accepted(b0, 1.0).accepted
+    partial = BatchOutcome(
+        1,
+        "accepted",
+        "0",
+        "",
+        1,
+        2.0,
+        3.0,
+        2,
+        998,
+        (accepted(b1, 2.0).accepted[7], accepted(b1, 2.0).accepted[3]),
+    )
+    foreign = BatchOutcome(2, "accepted", "0", "", 1, 3.0, 4.0, 2, 0,
+                           (("", "919800002000", "m\nx"), ("zz", "1", "m2")))  # fmt: skip
+    outcomes = [BatchOutcome(0, "accepted", "0", "", 1, 1.0, 1.5, 1000, 0, full), partial, foreign]
+    path = tmp_path / "c.sqlite"
+    with Ledger.open(path) as ledger:
+        ledger.start(p, {})  # type: ignore[arg-type]
+        for b, o in zip((b0, b1, b2), outcomes, strict=True):
+            ledger.begin(b, o.started_at)
+            ledger.complete(o)
+    with Ledger.open(path, readonly=True) as ledger:
+        assert ledger.outcomes() == outcomes
+    conn = sqlite3.connect(path)
+    kinds = conn.execute(
+        "SELECT acc_rows IS NULL, acc_ids IS NULL, accepted IS NULL FROM journal ORDER BY seq"
+    ).fetchall()
+    conn.close()
+    # in order: ids only; partial: ids + indexes; unmatched/newline msgId: JSON triples
+    assert kinds == [(1, 0, 1), (0, 0, 1), (1, 1, 0)]
