@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import contextlib
 import getpass
-import inspect
 import shlex
 import signal
 import sys
@@ -235,18 +234,6 @@ def run_async(work: Callable[[Stopper], Awaitable[T]]) -> T:
         raise Interrupted() from exc
 
 
-async def maybe_await(value: Any) -> Any:
-    return await value if inspect.isawaitable(value) else value
-
-
-def call_with(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call ``fn`` passing only the keyword arguments it accepts (optional features)."""
-    params = inspect.signature(fn).parameters
-    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        kwargs = {k: v for k, v in kwargs.items() if k in params}
-    return fn(*args, **kwargs)
-
-
 def default_ledger(file: str | Path) -> Path:
     return Path(f"{file}{LEDGER_SUFFIX}")
 
@@ -345,17 +332,14 @@ def cmd_resume(args: argparse.Namespace) -> int:
         from .recovery import resume_campaign
 
         async with AsyncClient(credentials, _client_settings(args)) as client:
-            return await maybe_await(
-                call_with(
-                    resume_campaign,
-                    ledger,
-                    client,
-                    resend_missing=args.resend_missing,
-                    stopper=stopper,
-                    progress=not args.no_progress,
-                    concurrency=args.concurrency,
-                    rate=args.rate,
-                )
+            return await resume_campaign(
+                ledger,
+                client,
+                resend_missing=args.resend_missing,
+                stopper=stopper,
+                progress=not args.no_progress,
+                concurrency=args.concurrency,
+                rate=args.rate,
             )
 
     try:
@@ -429,17 +413,16 @@ def cmd_replies(args: argparse.Namespace) -> int:
         from .delivery import fetch_replies
 
         async with AsyncClient(credentials, _client_settings(args)) as client:
-            return await maybe_await(fetch_replies(client, start, end))
+            return await fetch_replies(client, start, end)
 
-    replies = _run_or_stop(work, None)
-    frame = replies
+    frame = _run_or_stop(work, None)
     print(f"{len(frame):,} replies from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC")
     if len(frame):
         print(frame.to_string(max_rows=args.max_rows))
     if args.opt_outs:
         from .delivery import opt_outs
 
-        numbers = opt_outs(replies).astype(str).tolist()
+        numbers = opt_outs(frame).astype(str).tolist()
         out = Path(args.opt_outs)
         out.write_text("".join(f"{n}\n" for n in numbers), "utf-8")
         print(f"{len(numbers):,} opt-outs written to {out} (use it with --suppress {out})")
