@@ -158,7 +158,7 @@ class ResultSummary:
             ("requests", f"{self.requests:,}"),
             ("retries", f"{self.retries:,}"),
             ("segments sent", f"{self.segments:,}"),
-            ("wall time", f"{self.wall_time_s:.1f} s"),
+            ("wall time", f"{self.wall_time_s:.{2 if self.wall_time_s < 10 else 1}f} s"),
             ("numbers per second", f"{self.numbers_per_s:,.0f}"),
         ]
         if self.estimated_cost is not None:
