@@ -18,7 +18,7 @@ import shlex
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -41,8 +41,6 @@ EXIT_USAGE = 2
 EXIT_HALTED = 3
 EXIT_STOPPED = 4
 
-#: Column names tried, in order, when ``--number-col`` is not given.
-NUMBER_COLUMNS = ("number", "phone", "phone_number", "mobile", "msisdn", "numbers")
 LEDGER_SUFFIX = ".campaign.sqlite"
 DEMO_CONTENT = (
     "Hi {first_name}, the {store} store in {city} has 20% off this weekend. Reply STOP to opt out."
@@ -64,43 +62,34 @@ class Interrupted(Exception):
 
 
 # -- reading input -----------------------------------------------------------------------------
-def read_table(path: str | Path, number_col: str | None = None) -> pd.DataFrame:
-    """Read CSV, XLSX or Parquet; phone numbers stay text (no float, no lost leading zero).
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read CSV, XLSX or Parquet (see :mod:`itnio_campaign.contacts`); phone numbers stay text.
 
     >>> # read_table("contacts.xlsx").dtypes["phone"]  ->  str
     """
-    import pandas as pd
+    from .contacts import read_table as read
 
-    p = Path(path)
-    if not p.is_file():
-        raise CliError(f"no such file: {p}", "check the path (FILE may be CSV, XLSX or Parquet)")
-    suffix = p.suffix.lower()
     try:
-        if suffix in (".csv", ".txt", ".tsv"):
-            sep = "\t" if suffix == ".tsv" else ","
-            df = pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""], sep=sep)
-        elif suffix in (".xlsx", ".xlsm", ".xls"):
-            df = pd.read_excel(p, dtype=str)
-        elif suffix in (".parquet", ".pq"):
-            df = pd.read_parquet(p)
-            if number_col in df.columns and pd.api.types.is_integer_dtype(df[number_col]):
-                df[number_col] = df[number_col].astype("string")
-        else:
-            raise CliError(
-                f"unsupported file type {suffix or '(none)'}: {p}",
-                "use a .csv, .xlsx or .parquet file",
-            )
-    except CliError:
-        raise
-    except (ValueError, OSError, ImportError) as exc:
-        raise CliError(f"cannot read {p}: {exc}", "is it a valid CSV/XLSX/Parquet file?") from exc
-    if df.empty:
-        raise CliError(f"{p} has no rows", "the file needs a header row and at least one contact")
-    return df
+        return read(path)
+    except UsageError as exc:
+        raise CliError(str(exc), _file_hint(Path(path))) from exc
 
 
-def pick_number_col(df: pd.DataFrame, number_col: str | None) -> str:
-    """``number_col`` if given and present, else the first usual phone-column name."""
+def _file_hint(path: Path) -> str:
+    """What to do about a contacts file that could not be read."""
+    from .contacts import SUFFIXES
+
+    if not path.is_file():
+        return "check the path (FILE may be CSV, XLSX or Parquet)"
+    if path.suffix.lower() not in SUFFIXES:
+        return "use a .csv, .xlsx or .parquet file"
+    return "is it a valid CSV/XLSX/Parquet file, with a header row and at least one contact?"
+
+
+def pick_number_col(df: pd.DataFrame, number_col: str | None) -> Hashable:
+    """``number_col`` if given and present, else the guessed phone column (by name, then values)."""
+    from .contacts import guess_number_column
+
     if number_col is not None:
         if number_col not in df.columns:
             raise CliError(
@@ -108,27 +97,30 @@ def pick_number_col(df: pd.DataFrame, number_col: str | None) -> str:
                 "pass --number-col with one of those",
             )
         return number_col
-    for name in NUMBER_COLUMNS:
-        if name in df.columns:
-            return name
-    raise CliError(
-        "cannot tell which column holds the phone numbers",
-        f"pass --number-col (columns: {', '.join(map(str, df.columns))})",
-    )
+    guess = guess_number_column(df)
+    if guess is None:
+        raise CliError(
+            "cannot tell which column holds the phone numbers",
+            f"pass --number-col (columns: {', '.join(map(str, df.columns))})",
+        )
+    return guess
 
 
 def read_suppress(values: Sequence[str]) -> list[str]:
-    """``--suppress`` values: files (a number per line or a table's first column) or numbers."""
+    """``--suppress`` values: files (a number per line, or a table's phone column) or numbers."""
+    from .contacts import SUFFIXES, read_numbers
+
     numbers: list[str] = []
     for value in values:
         p = Path(value)
-        if p.suffix.lower() in (".csv", ".xlsx", ".parquet", ".txt", ".tsv") or p.is_file():
-            if p.suffix.lower() == ".txt" and p.is_file():
-                numbers += [s.strip() for s in p.read_text("utf-8").splitlines() if s.strip()]
-                continue
-            df = read_table(p)
-            col = next((c for c in NUMBER_COLUMNS if c in df.columns), df.columns[0])
-            numbers += df[col].dropna().astype(str).tolist()
+        if p.suffix.lower() in SUFFIXES or p.is_file():
+            try:
+                numbers += read_numbers(p)
+            except UsageError as exc:
+                raise CliError(
+                    f"--suppress: {exc}",
+                    "give numbers (comma-separated) or a CSV/TXT/XLSX/Parquet file of numbers",
+                ) from exc
         else:
             numbers += [s.strip() for s in value.split(",") if s.strip()]
     return numbers
@@ -155,7 +147,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
     """Read FILE and plan the campaign with the options given."""
     from .plan import plan_campaign
 
-    df = read_table(args.file, args.number_col)
+    df = read_table(args.file)
     number_col = pick_number_col(df, args.number_col)
     options: dict[str, Any] = {}
     if args.region:
@@ -584,7 +576,8 @@ def _sub(subs: Any, name: str, help_: str, example: str) -> argparse.ArgumentPar
 def _plan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", metavar="FILE", help="contacts: .csv, .xlsx or .parquet")
     p.add_argument(
-        "--number-col", help=f"phone column (default: first of {', '.join(NUMBER_COLUMNS)})"
+        "--number-col",
+        help="phone column (default: guessed by name, e.g. number/phone/mobile, then by values)",
     )
     p.add_argument("--content", help="message; {column} placeholders are filled per row")
     p.add_argument("--content-file", help="read the message from this UTF-8 file")

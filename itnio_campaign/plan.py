@@ -22,12 +22,13 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
+from os import PathLike
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
+from .contacts import read_numbers
 from .errors import UsageError
 from .message import (
     GSM7_BASIC_CLASS,
@@ -345,40 +346,12 @@ def _estimate_cost(
     return total, unpriced
 
 
-_SUPPRESS_COLUMNS = ("number", "numbers", "phone", "mobile", "msisdn", "phone_number")
-
-
-def _suppress_values(suppress: Any) -> tuple[pd.Series, str]:
-    """The raw values of a suppression list, and a description for the settings."""
-    if isinstance(suppress, str | Path):
-        path = Path(suppress)
-        if not path.exists():
-            raise UsageError(f"suppression file {str(path)!r} does not exist")
-        if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
-            frame = pd.read_excel(path, dtype=object)
-        elif path.suffix.lower() in (".csv", ".txt"):
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        else:
-            raise UsageError(f"suppression file {str(path)!r}: use a .csv or .xlsx file")
-        return _suppress_values(frame)[0], str(path)
-    if isinstance(suppress, pd.DataFrame):
-        cols = [c for c in suppress.columns if str(c).strip().lower() in _SUPPRESS_COLUMNS]
-        if len(suppress.columns) == 1:
-            cols = list(suppress.columns)
-        if len(cols) != 1:
-            raise UsageError(
-                "suppress: pass one column (e.g. opt_outs['phone']); the frame has "
-                f"{', '.join(map(repr, suppress.columns))}"
-            )
-        return suppress[cols[0]], f"{len(suppress)} values"
-    if isinstance(suppress, pd.Series):
-        return suppress, f"{len(suppress)} values"
-    if isinstance(suppress, Iterable) and not isinstance(suppress, bytes | Mapping):
-        values = list(suppress)
-        return pd.Series(values, dtype=object), f"{len(values)} values"
-    raise UsageError(
-        "suppress must be a Series, a one-column DataFrame, a list/set, or a CSV/XLSX path"
-    )
+def _suppress_values(suppress: Any) -> tuple[list[str], str]:
+    """The numbers of a suppression list (as text), and a description for the settings."""
+    values = read_numbers(suppress, what="suppress")
+    if isinstance(suppress, str | PathLike):
+        return values, str(suppress)
+    return values, f"{len(values)} values"
 
 
 # --- pieces of the plan -------------------------------------------------------------------
@@ -549,7 +522,8 @@ def plan_campaign(
     """Plan a campaign from a DataFrame; nothing is sent and ``df`` is never modified.
 
     ``content`` is a template with ``{column}`` placeholders (``{{``/``}}`` for braces);
-    ``suppress`` numbers to exclude (Series, one-column DataFrame, list/set or CSV/XLSX path);
+    ``suppress`` numbers to exclude (Series, DataFrame with one or a phone-like column, list/set,
+    or a CSV/XLSX/Parquet path, see :func:`~itnio_campaign.contacts.read_numbers`);
     ``prices`` a price per segment, one number or ``{country calling code: price}``.
 
     >>> df = pd.DataFrame({"phone": ["+91 98765 43210"], "name": ["Zoë"], "store": ["Pune"]})
@@ -584,7 +558,7 @@ def plan_campaign(
     suppressed_numbers: set[str] = set()
     if suppress is not None:
         values, suppress_desc = _suppress_values(suppress)
-        normal = normalize_numbers(values.reset_index(drop=True), default_region=region)
+        normal = normalize_numbers(pd.Series(values, dtype=object), default_region=region)
         suppressed_numbers = set(normal["number"].dropna().tolist())
 
     # -- per row ---------------------------------------------------------------------------

@@ -16,8 +16,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import html
-import io
-import re
 import time
 from collections.abc import Coroutine, Hashable
 from dataclasses import dataclass
@@ -29,14 +27,11 @@ import ipywidgets as w
 import pandas as pd
 
 from .config import MAX_SENDER_ID_CHARS, Credentials
+from .contacts import guess_number_column, read_numbers
 from .errors import ItnioError, UsageError
 from .message import count_segments_cached, render_frame, template_fields
 from .result import OUTCOME_COLUMNS, CampaignResult, Stopper
 
-#: Column names that usually hold phone numbers.
-_PHONE_NAME = re.compile(r"phone|mobile|msisdn|number|cell|tel\b|whatsapp|contact_no", re.I)
-_PHONE_VALUE = re.compile(r"\+?\d{7,15}")
-_PHONE_JUNK = re.compile(r"[\s\-().]")
 _NO_COLUMN = ""  # the orderId picker's "none" (a Dropdown's None means "nothing selected")
 #: Rows the live counter renders at most (keystrokes must stay instant on big frames).
 COUNTER_SAMPLE_ROWS = 10_000
@@ -46,28 +41,6 @@ XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 # --- pure helpers (tested on their own) ---------------------------------------------------
-def guess_number_column(df: pd.DataFrame) -> Hashable | None:
-    """The column most likely to hold phone numbers: by name first, then by its values.
-
-    >>> guess_number_column(pd.DataFrame({"name": ["Ann"], "Mobile No": ["+91 98765 43210"]}))
-    'Mobile No'
-    """
-    if df.columns.empty:
-        return None
-    by_name = [c for c in df.columns if _PHONE_NAME.search(str(c))]
-    if by_name:
-        return by_name[0]
-    best, best_share = None, 0.0
-    sample = df.head(200)
-    for col in df.columns:
-        values = sample[col].dropna().astype(str).str.replace(_PHONE_JUNK, "", regex=True)
-        values = values.str.removesuffix(".0")
-        share = values.str.fullmatch(_PHONE_VALUE).mean() if len(values) else 0.0
-        if share > best_share:
-            best, best_share = col, float(share)
-    return best if best_share >= 0.5 else df.columns[0]
-
-
 @dataclass(frozen=True)
 class ContentStats:
     """What the live counter shows for one template over the frame."""
@@ -140,34 +113,21 @@ def content_stats(
 
 
 def read_suppression_file(name: str, content: bytes) -> list[str]:
-    """Numbers from an uploaded CSV/TXT/XLSX: the phone-like column, read as text.
+    """Numbers from an uploaded CSV/TXT/XLSX/Parquet, as text: the only column or the phone
+    column; a file without a header row works too (see :func:`.contacts.read_numbers`).
 
     >>> read_suppression_file("optout.csv", b"phone\\n+919876543210\\n")
     ['+919876543210']
     """
-    suffix = Path(name).suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
+    return read_numbers(content, name=name)
 
-        def read(header: int | None) -> pd.DataFrame:
-            return pd.read_excel(io.BytesIO(content), dtype=str, header=header)
 
-    elif suffix in (".csv", ".txt", ""):
-        first = content.split(b"\n", 1)[0]
-        sep = next((d for d in (",", ";", "\t") if d.encode() in first), ",")
-
-        def read(header: int | None) -> pd.DataFrame:
-            return pd.read_csv(io.BytesIO(content), dtype=str, header=header, sep=sep)
-
-    else:
-        raise UsageError(f"{name}: upload a .csv or .xlsx file of numbers")
-    frame = read(0)
-    if frame.columns.size and _PHONE_VALUE.fullmatch(_PHONE_JUNK.sub("", str(frame.columns[0]))):
-        frame = read(None)  # no header row: the first "column name" is itself a number
-    col = guess_number_column(frame)
-    if col is None:
-        return []
-    values = frame[col].dropna().astype(str).str.strip()
-    return [v for v in values if v]
+def _number_column_default(df: pd.DataFrame) -> Hashable | None:
+    """The guessed phone column, else the first column (a Dropdown needs a value)."""
+    guess = guess_number_column(df)
+    if guess is None and len(df.columns):
+        return df.columns[0]
+    return guess
 
 
 def download_link(path: Path, label: str | None = None) -> str:
@@ -274,7 +234,7 @@ class CampaignForm:
         cols = [str(c) for c in self.df.columns]
         self.number_col = w.Dropdown(
             options=[(str(c), c) for c in self.df.columns],
-            value=guess_number_column(self.df),
+            value=_number_column_default(self.df),
             description="Numbers",
         )
         self.order_id_col = w.Dropdown(
@@ -300,7 +260,7 @@ class CampaignForm:
             for c in cols
         ]
         self.preview = w.HTML()
-        self.upload = w.FileUpload(accept=".csv,.txt,.xlsx", multiple=False,
+        self.upload = w.FileUpload(accept=".csv,.tsv,.txt,.xlsx,.parquet", multiple=False,
                                    description="Suppression list")  # fmt: skip
         self.use_optouts = w.Button(description="Use opt-outs from replies")
         self.suppress_note = w.HTML()
