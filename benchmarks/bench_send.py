@@ -80,13 +80,16 @@ async def bare_loop(credentials: Any, nums: list[str], concurrency: int) -> int:
 
     url = f"{credentials.base_url}/sendSms"
     chunks = iter(range(0, len(nums), BATCH))
+    order_ids = [f"o{i:x}" for i in range(len(nums))]
     accepted = 0
 
     async def worker(session: aiohttp.ClientSession) -> None:
         nonlocal accepted
         for i in chunks:
+            # The same request a campaign makes: numbers, content and their orderIds.
             body = {"appId": credentials.app_id, "numbers": ",".join(nums[i : i + BATCH]),
-                    "content": "Spring sale: 20% off today"}  # fmt: skip
+                    "content": "Spring sale: 20% off today",
+                    "orderId": ",".join(order_ids[i : i + BATCH])}  # fmt: skip
             headers = credentials.headers(int(time.time()))
             async with session.post(url, json=body, headers=headers) as resp:
                 data = json.loads(await resp.read())

@@ -39,7 +39,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
-from operator import itemgetter
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -49,7 +48,7 @@ import pandas as pd
 
 from .errors import LedgerError, UsageError
 from .models import Batch, BatchItem, DeliveryRecord
-from .result import BatchOutcome
+from .result import Accepted, BatchOutcome
 
 if TYPE_CHECKING:
     from .plan import Plan
@@ -891,7 +890,7 @@ def _batches_from_rows(
 
 
 def _encode_accepted(
-    batch: Batch | None, accepted: tuple[tuple[str, str, str], ...]
+    batch: Batch | None, accepted: Accepted
 ) -> tuple[bytes | None, str | None, str | None]:
     """(acc_rows, acc_ids, accepted JSON) for a journal row; see the schema.
 
@@ -899,54 +898,35 @@ def _encode_accepted(
     """
     if not accepted:
         return None, None, None
-    # map(itemgetter) and not zip(*accepted): that would allocate an iterator per number,
-    # and the garbage collector would run on every call.
-    oids, nums = tuple(map(_first, accepted)), tuple(map(_second, accepted))
-    mids = tuple(map(_third, accepted))
+    oids, nums, mids = accepted.order_ids, accepted.numbers, accepted.msg_ids
     ids_text = "\n".join(mids)
     if batch is not None and ids_text.count("\n") == len(mids) - 1:
-        b_nums = _flat_numbers(batch)
-        b_oids = _flat_ids(batch)
+        b_nums = batch.numbers
+        b_oids = batch.order_ids
         if nums == b_nums and oids == b_oids:
             return None, ids_text, None
         index = {(o, n): i for i, (o, n) in enumerate(zip(b_oids, b_nums, strict=True))}
         rows = [index.get(pair, -1) for pair in zip(oids, nums, strict=True)]
         if -1 not in rows:
             return np.asarray(rows, dtype="<i4").tobytes(), ids_text, None
-    return None, None, _json(accepted)
-
-
-_first, _second, _third = itemgetter(0), itemgetter(1), itemgetter(2)
+    return None, None, _json(list(accepted))
 
 
 def _decode_accepted(
     batch: Batch | None, rows: bytes | None, ids_text: str | None, accepted: str | None
-) -> tuple[tuple[str, str, str], ...]:
+) -> Accepted:
     if accepted:
-        return tuple((str(a), str(b), str(c)) for a, b, c in json.loads(accepted))
+        return Accepted.of((str(a), str(b), str(c)) for a, b, c in json.loads(accepted))
     if ids_text is None:
-        return ()
+        return Accepted()
     if batch is None:
         raise LedgerError("a journal row names a request the ledger does not hold")
-    mids = ids_text.split("\n")
-    nums, oids = _flat_numbers(batch), _flat_ids(batch)
+    mids = tuple(ids_text.split("\n"))
+    nums, oids = batch.numbers, batch.order_ids
     if rows is None:
-        return tuple(zip(oids, nums, mids, strict=True))
+        return Accepted(oids, nums, mids)
     idx = np.frombuffer(rows, dtype="<i4").tolist()
-    return tuple((oids[i], nums[i], m) for i, m in zip(idx, mids, strict=True))
-
-
-def _flat_numbers(batch: Batch) -> tuple[str, ...]:
-    if len(batch.items) == 1:
-        return batch.items[0].numbers
-    return tuple(n for it in batch.items for n in it.numbers)
-
-
-def _flat_ids(batch: Batch) -> tuple[str, ...]:
-    """The request's order ids per number ("" where an item has none, as the client sends)."""
-    if len(batch.items) == 1 and batch.items[0].order_ids is not None:
-        return batch.items[0].order_ids
-    return tuple(o for it in batch.items for o in (it.order_ids or ("",) * len(it.numbers)))
+    return Accepted(tuple(oids[i] for i in idx), tuple(nums[i] for i in idx), mids)
 
 
 def encode_frame(df: pd.DataFrame, *, check_rows: int = 2000) -> tuple[str, bytes]:

@@ -79,6 +79,22 @@ class Batch:
     def size(self) -> int:
         return len(self.positions)
 
+    @property
+    def numbers(self) -> tuple[str, ...]:
+        """Every number of the request, in the order of ``positions``."""
+        if len(self.items) == 1:
+            return self.items[0].numbers
+        return tuple(n for item in self.items for n in item.numbers)
+
+    @property
+    def order_ids(self) -> tuple[str, ...]:
+        """The orderId sent with each number ("" where an item has none)."""
+        if len(self.items) == 1 and self.items[0].order_ids is not None:
+            return self.items[0].order_ids
+        return tuple(
+            o for item in self.items for o in (item.order_ids or ("",) * len(item.numbers))
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Submission:
@@ -91,14 +107,32 @@ class Submission:
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
-    """The answer to ``sendSms`` or ``sendSms/batch`` (status "0")."""
+    """The answer to ``sendSms`` or ``sendSms/batch`` (status "0").
+
+    The accepted numbers are kept as three aligned columns (cheap for a million numbers);
+    :attr:`submissions` gives them as :class:`Submission` objects.
+
+    >>> r = SendResult(1, 1, msg_ids=("m1",), numbers=("919876543210",), order_ids=("a1",))
+    >>> r.submissions
+    (Submission(msg_id='m1', number='919876543210', order_id='a1'),)
+    """
 
     success: int
     fail: int
-    submissions: tuple[Submission, ...]
+    msg_ids: tuple[str, ...] = ()
+    numbers: tuple[str, ...] = ()
+    #: The orderId echoed for each accepted number ("" where the provider gave none).
+    order_ids: tuple[str, ...] = ()
     reason: str = ""
     attempts: int = 1
     latency: float = 0.0  # seconds, last attempt
+
+    @property
+    def submissions(self) -> tuple[Submission, ...]:
+        return tuple(
+            Submission(m, n, o or None)
+            for m, n, o in zip(self.msg_ids, self.numbers, self.order_ids, strict=True)
+        )
 
 
 DeliveryStatus = Literal["delivered", "sending", "undelivered"]

@@ -101,19 +101,10 @@ async def _run(
     on_progress: Callable[[ProgressEvent], None] | None = None,
     stopper: Stopper | None = None,
 ) -> CampaignResult:
-    from .runner import drive
+    from .runner import drive, send_settings
 
     ledger.settle_in_flight()
-    ledger.set_settings(
-        {
-            "concurrency": concurrency,
-            "rate": rate,
-            "request_rate": request_rate,
-            "max_failed_batches": max_failed_batches,
-            "app_id": client.credentials.app_id,
-            "base_url": client.credentials.base_url,
-        }
-    )
+    ledger.set_settings(send_settings(client, concurrency, rate, request_rate, max_failed_batches))
     result = rebuild_result(ledger, plan, stopper=stopper)
     to_send = resumable_batches(ledger, plan)
     now = time.time()

@@ -39,7 +39,7 @@ from .errors import (
 )
 from .models import REJECTED, SUBMITTED, UNKNOWN, Batch
 from .ratelimit import RateLimiter
-from .result import OUTCOME_COLUMNS, BatchOutcome, CampaignResult, Stopper
+from .result import OUTCOME_COLUMNS, Accepted, BatchOutcome, CampaignResult, Stopper
 
 if TYPE_CHECKING:
     from .plan import Plan
@@ -205,7 +205,7 @@ async def _send_one(client: AsyncClient, batch: Batch, started: float) -> BatchO
         time.time(),
         success=sent.success,
         fail=sent.fail,
-        accepted=tuple((s.order_id or "", s.number, s.msg_id) for s in sent.submissions),
+        accepted=Accepted(sent.order_ids, sent.numbers, sent.msg_ids),
     )
 
 
@@ -242,14 +242,7 @@ async def send_campaign(
     >>> # result = await send_campaign(plan, client, ledger="spring-promo.sqlite")
     >>> # result.summary()
     """
-    settings = {
-        "concurrency": concurrency,
-        "rate": rate,
-        "request_rate": request_rate,
-        "max_failed_batches": max_failed_batches,
-        "app_id": client.credentials.app_id,
-        "base_url": client.credentials.base_url,
-    }
+    settings = send_settings(client, concurrency, rate, request_rate, max_failed_batches)
     if ledger is not None and not hasattr(ledger, "begin"):
         from .recovery import send_with_ledger
 
@@ -272,6 +265,24 @@ async def send_campaign(
         on_progress=on_progress,
     )
     return result
+
+
+def send_settings(
+    client: AsyncClient,
+    concurrency: int,
+    rate: float | None,
+    request_rate: float | None,
+    max_failed_batches: int | None,
+) -> dict[str, Any]:
+    """How a campaign was sent, for the summary, the ledger and the report (no secrets)."""
+    return {
+        "concurrency": concurrency,
+        "rate": rate,
+        "request_rate": request_rate,
+        "max_failed_batches": max_failed_batches,
+        "app_id": client.credentials.app_id,
+        "base_url": client.credentials.base_url,
+    }
 
 
 async def drive(
