@@ -9,137 +9,66 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from itnio_campaign import models as m
 from itnio_campaign.excel import write_report
-
-OUTCOMES = [
-    "number",
-    "order_id",
-    "content",
-    "segments",
-    "state",
-    "msg_id",
-    "reason",
-    "batch",
-    "submitted_at",
-    "delivery_status",
-    "delivered_at",
-]
+from itnio_campaign.models import DeliveryRecord
+from itnio_campaign.plan import plan_campaign
+from itnio_campaign.result import Accepted, BatchOutcome, CampaignResult
 
 
-@dataclass
-class _Summary:
-    data: dict[str, Any]
+def make_result(n: int) -> CampaignResult:
+    """A real finished campaign of ``n`` recipients, built without a network.
 
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.data)
-
-
-@dataclass
-class StandInResult:
-    """The campaign result interface the report reads (see itnio_campaign.excel.ReportSource)."""
-
-    frame: pd.DataFrame
-    outcome_columns: list[str]
-    settings: dict[str, Any]
-    summary_data: dict[str, Any]
-    batches: pd.DataFrame
-
-    def summary(self) -> _Summary:
-        return _Summary(self.summary_data)
-
-    def batches_frame(self) -> pd.DataFrame:
-        return self.batches
-
-
-def make_result(n: int) -> StandInResult:
-    """A finished campaign of ``n`` recipients: 5 user columns + 11 outcome columns."""
+    ``plan_campaign`` plans a messy frame (5 user columns); every request's answer is
+    made up the way the provider answers (2% of numbers refused, one request lost), then
+    delivery reports arrive for most messages. The report reads a genuine CampaignResult.
+    """
     rng = np.random.default_rng(1)
-    t0 = pd.Timestamp(datetime(2024, 11, 26, 9, 0, tzinfo=UTC))
-    weights = {
-        m.DELIVERED: 0.80,
-        m.UNDELIVERED: 0.04,
-        m.SENDING: 0.03,
-        m.SUBMITTED: 0.03,
-        m.REJECTED: 0.02,
-        m.UNKNOWN: 0.01,
-        m.SKIPPED_INVALID: 0.03,
-        m.SKIPPED_DUPLICATE: 0.03,
-        m.SKIPPED_SUPPRESSED: 0.01,
-    }
-    states = rng.choice(list(weights), size=n, p=list(weights.values()))
-    accepted = np.isin(states, m.ACCEPTED_STATES)
-    phones = pd.Series([f"+9185{i:08d}" for i in range(n)])
-    names = pd.Series([f"Customer {i} José" for i in range(n)])
-    seconds = pd.to_timedelta(np.arange(n) // 1000, unit="s")
-    frame = pd.DataFrame(
+    phones = [f"+91 98{i:08d}" for i in range(n)]
+    for i in rng.choice(n, size=n // 50, replace=False):
+        phones[i] = "12345"  # invalid: skipped at plan time
+    df = pd.DataFrame(
         {
-            "name": names,
+            "name": [f"Customer {i} José" for i in range(n)],
             "phone": phones,
-            "city": rng.choice(np.array(["Mumbai", "Delhi", "Pune", None], dtype=object), size=n),
+            "city": rng.choice(np.array(["Mumbai", "Delhi", "Pune", None], dtype=object), n),
             "amount": np.round(rng.random(n) * 100, 2),
-            "signup": pd.Timestamp("2024-01-01", tz="Asia/Kolkata") + seconds * 60,
-            "number": phones.where(states != m.SKIPPED_INVALID),
-            "order_id": [f"o{i:07d}" for i in range(n)],
-            "content": "Hi " + names + ", 20% off this weekend!",
-            "segments": 1,
-            "state": states,
-            "msg_id": pd.Series([f"2024112609{i:010d}" for i in range(n)]).where(accepted),
-            "reason": pd.Series("provider said no", index=range(n)).where(
-                np.isin(states, [m.REJECTED, m.UNDELIVERED, m.UNKNOWN])
-            ),
-            "batch": pd.array(np.where(accepted, np.arange(n) // 1000, -1)).astype("Int64"),
-            "submitted_at": (t0 + seconds).where(accepted),
-            "delivery_status": pd.Series(states).where(
-                np.isin(states, [m.DELIVERED, m.UNDELIVERED, m.SENDING])
-            ),
-            "delivered_at": (t0 + seconds + pd.Timedelta(seconds=30)).where(states == m.DELIVERED),
+            "signup": pd.Timestamp("2024-01-01", tz="Asia/Kolkata")
+            + pd.to_timedelta(np.arange(n), unit="min"),
         }
     )
-    frame.loc[frame["batch"] < 0, "batch"] = pd.NA
-    batches_n = max(1, n // 1000)
-    batches = pd.DataFrame(
-        {
-            "batch": range(batches_n),
-            "endpoint": "sendSms",
-            "size": 1000,
-            "started_at": t0 + pd.to_timedelta(np.arange(batches_n), unit="s"),
-            "finished_at": t0 + pd.to_timedelta(np.arange(batches_n) + 0.4, unit="s"),
-            "latency_s": 0.4,
-            "attempts": 1,
-            "status_code": "0",
-            "reason": "",
-            "outcome": "ok",
-        }
+    plan = plan_campaign(df, "phone", "Hi {name}, 20% off in {city} this weekend!")
+    t0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC).timestamp()
+    outcomes = []
+    for b in plan.batches:
+        started = t0 + b.batch_id * 0.4
+        if b.batch_id == 3:  # an answer lost on the way: recipients unknown
+            outcomes.append(BatchOutcome(b.batch_id, "unknown", "no answer", "timeout", 1,
+                                         started, started + 60))  # fmt: skip
+            continue
+        keep = rng.random(b.size) > 0.02
+        triples = [
+            (oid, num, f"2611260900{b.batch_id:05d}{i:04d}")
+            for i, (oid, num) in enumerate(zip(b.order_ids, b.numbers, strict=True))
+            if keep[i]
+        ]
+        outcomes.append(BatchOutcome(b.batch_id, "accepted", "0", "success", 1, started,
+                                     started + 0.4, len(triples), b.size - len(triples),
+                                     Accepted.of(triples)))  # fmt: skip
+    result = CampaignResult.from_outcomes(plan, outcomes, started_at=t0, finished_at=t0 + 60)
+    delivered = datetime.fromtimestamp(t0 + 90, UTC)
+    statuses = rng.choice(["delivered", "undelivered", "sending"], size=n, p=[0.9, 0.05, 0.05])
+    result.apply_delivery(
+        DeliveryRecord(m, "", statuses[i], delivered, "")  # type: ignore[arg-type]
+        for i, m in enumerate(result.frame["msg_id"].dropna())
     )
-    counts = pd.Series(states).value_counts().to_dict()
-    summary = {
-        "rows": n,
-        "counts": counts,
-        "requests": batches_n,
-        "retries": 0,
-        "wall_time_s": 12.0,
-        "numbers_per_s": n / 12.0,
-        "status": "completed",
-        "halt_reason": None,
-        "started_at": t0.to_pydatetime(),
-        "finished_at": (t0 + pd.Timedelta(seconds=12)).to_pydatetime(),
-        "segments": n,
-        "estimated_cost": Decimal("0.0042") * n,
-        "charged_cost": None,
-        "currency": "USD",
-    }
-    settings = {"content": "Hi {name}, 20% off this weekend!", "sender_id": "SHOP", "api_key": "x"}
-    return StandInResult(frame, OUTCOMES, settings, summary, batches)
+    return result
 
 
 def run(n: int = 100_000) -> list[dict[str, Any]]:
