@@ -304,15 +304,7 @@ def cmd_send(args: argparse.Namespace) -> int:
                 stopper=stopper,
             )
 
-    try:
-        result = run_async(work)
-    except Interrupted:
-        raise CliError(
-            "interrupted", f"resume with: {resume_command(ledger)}", EXIT_STOPPED
-        ) from None
-    code = finish(result, ledger)
-    _maybe_report(result, args.report)
-    return code
+    return _finish_campaign(_run_or_stop(work, ledger), ledger, args.report)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -334,15 +326,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
                 rate=args.rate,
             )
 
-    try:
-        result = run_async(work)
-    except Interrupted:
-        raise CliError(
-            "interrupted", f"resume with: {resume_command(ledger)}", EXIT_STOPPED
-        ) from None
-    code = finish(result, ledger)
-    _maybe_report(result, args.report)
-    return code
+    return _finish_campaign(_run_or_stop(work, ledger), ledger, args.report)
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
@@ -536,6 +520,13 @@ def _run_or_stop(work: Callable[[Stopper], Awaitable[T]], ledger: Path | None) -
     except Interrupted:
         hint = f"resume with: {resume_command(ledger)}" if ledger is not None else ""
         raise CliError("interrupted", hint, EXIT_STOPPED) from None
+
+
+def _finish_campaign(result: CampaignResult, ledger: Path, report: str | None) -> int:
+    """Print how a send/resume ended, write the report if asked; the exit code."""
+    code = finish(result, ledger)
+    _maybe_report(result, report)
+    return code
 
 
 def _maybe_report(result: Any, path: str | None, replies: pd.DataFrame | None = None) -> None:
