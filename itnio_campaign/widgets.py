@@ -260,9 +260,10 @@ class CampaignForm:
             for c in cols
         ]
         self.preview = w.HTML()
+        wide = w.Layout(width="auto")  # labels in full, not cut at the default width
         self.upload = w.FileUpload(accept=".csv,.tsv,.txt,.xlsx,.parquet", multiple=False,
-                                   description="Suppression list")  # fmt: skip
-        self.use_optouts = w.Button(description="Use opt-outs from replies")
+                                   description="Suppression list", layout=wide)  # fmt: skip
+        self.use_optouts = w.Button(description="Use opt-outs from replies", layout=wide)
         self.suppress_note = w.HTML()
         self.dry_run_button = w.Button(description="Dry run", button_style="info", icon="search")
         self.summary = w.HTML()
