@@ -386,22 +386,28 @@ def run_campaign(
                 stopper=stopper, **options,
             )  # fmt: skip
 
+    done = threading.Event()
+
     def target() -> None:
         try:
             box["result"] = asyncio.run(main())
         except BaseException as exc:  # re-raised in the caller's thread
             box["error"] = exc
+        finally:
+            done.set()
 
     thread = threading.Thread(target=target, name="itnio-campaign-send", daemon=True)
     thread.start()
+    # Wait on an Event, not on join(): a KeyboardInterrupt inside Thread.join() can leave
+    # the thread marked as finished while it still runs (a known CPython pitfall).
     try:
-        # join() with a timeout keeps the main thread able to receive KeyboardInterrupt.
-        while thread.is_alive():
-            thread.join(0.2)
+        while not done.wait(0.2):
+            pass
     except KeyboardInterrupt:
         log.warning("interrupted: no new requests; waiting for the ones in flight")
         stopper.stop()
-        thread.join()
+        done.wait()
+    thread.join()
     if "error" in box:
         raise box["error"]
     result: CampaignResult = box["result"]

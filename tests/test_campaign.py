@@ -152,3 +152,48 @@ async def test_real_result_exports_to_excel(tmp_path) -> None:
         xml = b"".join(archive.read(name) for name in archive.namelist())
     assert sb.credentials.api_secret.encode() not in xml
     assert sb.credentials.api_key.encode() not in xml
+
+
+_CTRL_C_SCRIPT = """
+import pandas as pd
+from itnio_campaign import plan_campaign, run_campaign
+from itnio_campaign.sandbox import SandboxThread
+
+with SandboxThread(latency=0.2, reply_rate=0.0) as sbt:
+    df = pd.DataFrame({"phone": [f"+91 98{i:08d}" for i in range(6000)]})
+    plan = plan_campaign(df, "phone", "Hello")  # 6 requests of 1000, one at a time
+    result = run_campaign(plan, sbt.credentials, concurrency=1, progress=False,
+                          on_progress=lambda e: print("progress", e.done, flush=True))
+    accepted = sum(sbt.sandbox.accept_counts().values())
+    state = result.frame["state"]
+    print("status", result.status, "submitted", (state == "submitted").sum(),
+          "accepted", accepted, "unknown", (state == "unknown").sum(), flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_run_campaign_stops_cleanly_with_a_partial_result(tmp_path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _CTRL_C_SCRIPT],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:  # wait for the second answer, then press Ctrl-C
+        if line.startswith("progress 2000"):
+            proc.send_signal(signal.SIGINT)
+            break
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    words = out.split()
+    stats = dict(zip(words[::2], words[1::2], strict=False))
+    assert stats["status"] == "stopped"
+    assert int(stats["unknown"]) == 0  # the request in flight finished and was joined
+    assert 2000 <= int(stats["submitted"]) < 6000
+    assert int(stats["submitted"]) == int(stats["accepted"])
