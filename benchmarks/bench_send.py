@@ -161,6 +161,10 @@ def bench_wall(n: int) -> list[dict[str, Any]]:
     with sandbox(LATENCY) as creds:
         _, wall, result = cpu(lambda: asyncio.run(campaign(creds, plan, WALL_CONCURRENCY)))
     assert result.status == "completed", result.summary()
+    # The same server and latency with nothing but aiohttp: what the server itself allows.
+    with sandbox(LATENCY) as creds:
+        _, bare_wall, got = cpu(lambda: asyncio.run(bare_loop(creds, numbers(n), WALL_CONCURRENCY)))
+    assert got == n
     with sandbox(LATENCY) as creds:
         _, seq_wall, got = cpu(lambda: sequential(creds, numbers(n)))
     assert got == n
@@ -168,6 +172,8 @@ def bench_wall(n: int) -> list[dict[str, Any]]:
     return [
         {"name": f"{label}, concurrency {WALL_CONCURRENCY}: wall", "value": round(wall, 2),
          "unit": "s"},
+        {"name": f"{label}, concurrency {WALL_CONCURRENCY}: bare aiohttp loop wall",
+         "value": round(bare_wall, 2), "unit": "s"},
         {"name": f"{label}: bound ceil(N/1000)/{WALL_CONCURRENCY} x {LATENCY} s",
          "value": round(bound, 2), "unit": "s"},
         {"name": f"{label}: wall / bound (target ≤ {WALL_TARGET}x)",
