@@ -347,6 +347,9 @@ class CampaignResult:
 
     def apply_delivery(self, records: Iterable[DeliveryRecord]) -> int:
         """Apply delivery reports by msgId; return how many rows changed."""
+        records = list(records)
+        if not records:
+            return 0
         if self._row_of_msg is None:
             rows = np.flatnonzero(self._msg_id != None)  # noqa: E711 (elementwise)
             self._row_of_msg = dict(zip(self._msg_id[rows].tolist(), rows.tolist(), strict=True))
