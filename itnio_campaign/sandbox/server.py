@@ -239,8 +239,15 @@ class Sandbox:
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
         trace = _Trace()
+        with self._lock:
+            delay = self._latency()
         try:
-            return await self._pipeline(request, endpoint, action, payload, trace)
+            # Latency is a round trip: half on the way in, half on the way back, so requests
+            # that arrive together are not all processed in one pile after the same sleep.
+            await self._sleep(delay / 2)
+            response = await self._pipeline(request, endpoint, action, payload, trace)
+            await self._sleep(delay / 2)
+            return response
         except Exception:  # a sandbox bug: say so, but never a traceback to the client
             log.exception("sandbox failed on %s", endpoint)
             trace.status = "HTTP 500"
@@ -259,9 +266,6 @@ class Sandbox:
         self, request: web.Request, endpoint: str, action: Action, payload: str,
         trace: _Trace,
     ) -> web.StreamResponse:
-        with self._lock:
-            delay = self._latency()
-        await self._sleep(delay)
         # Read the body first, as a server does, so faulted requests still log their size;
         # a body error is answered only after authentication.
         fields: Mapping[str, Any] = {}
