@@ -187,8 +187,10 @@ def _parse(data: Path | bytes, kind: str, label: str, header: int | None) -> pd.
                 header=header,
                 encoding="utf-8-sig",  # Excel's CSV export starts with a BOM
             )
-        if kind == "excel":
-            return pd.read_excel(src, dtype=str, header=header)
+        if kind == "excel":  # same missing-value rule as CSV, so both read alike
+            return pd.read_excel(
+                src, dtype=str, header=header, keep_default_na=False, na_values=[""]
+            )
         frame = pd.read_parquet(src)
         for col in frame.columns:
             # whole-number phone columns: text, like every CSV/XLSX cell

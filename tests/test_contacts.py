@@ -161,3 +161,12 @@ def test_docstring_examples() -> None:
     import doctest
 
     assert doctest.testmod(contacts).failed == 0
+
+
+def test_csv_and_xlsx_of_the_sample_read_alike() -> None:
+    sample = Path(__file__).resolve().parents[1] / "sample_data"
+    csv, xlsx = read_table(sample / "contacts.csv"), read_table(sample / "contacts.xlsx")
+    # "N/A"-like text stays text in both; only empty cells are missing in both
+    assert csv["phone"].isna().sum() == xlsx["phone"].isna().sum()
+    na_text = csv["phone"].str.strip().str.upper().isin(["N/A", "NA", "NULL", "NONE", "-"])
+    assert (xlsx["phone"][na_text.fillna(False)].notna()).all()
