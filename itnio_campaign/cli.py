@@ -392,7 +392,8 @@ def cmd_replies(args: argparse.Namespace) -> int:
             return await fetch_replies(client, start, end)
 
     frame = _run_or_stop(work, None)
-    print(f"{len(frame):,} replies from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC")
+    lo, hi = start.astimezone(UTC), end.astimezone(UTC)
+    print(f"{len(frame):,} replies from {lo:%Y-%m-%d %H:%M} to {hi:%Y-%m-%d %H:%M} UTC")
     if len(frame):
         print(frame.to_string(max_rows=args.max_rows))
     if args.opt_outs:
@@ -541,13 +542,15 @@ def _maybe_report(result: Any, path: str | None, replies: pd.DataFrame | None = 
 
 
 def _parse_time(text: str) -> datetime:
+    """An ISO 8601 time from the command line (without an offset: local time)."""
+    from .client import aware_time
+
     try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
+        return aware_time(text)
+    except UsageError:
         raise CliError(
             f"not a date/time: {text!r}", "use ISO 8601, e.g. 2024-05-01T09:00", EXIT_USAGE
         ) from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 # -- the parser ----------------------------------------------------------------------------------

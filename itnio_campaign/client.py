@@ -260,7 +260,8 @@ class AsyncClient:
 
         >>> # async for record in client.iter_sent_records(t0, t1): ...
         """
-        for lo, hi in _split_window(_as_datetime(start), _as_datetime(end), MAX_WINDOW_DAYS):
+        lo_all, hi_all = aware_time(start, "start"), aware_time(end, "end")
+        for lo, hi in _split_window(lo_all, hi_all, MAX_WINDOW_DAYS):
             index = 0
             while True:
                 page = await self.get_sent_records(lo, hi, start_index=index)
@@ -303,8 +304,8 @@ class AsyncClient:
         self, start: datetime | str, end: datetime | str, *, size: int = 100
     ) -> AsyncIterator[Reply]:
         """Every reply from ``start`` to ``end``: splits into monthly windows, pages each."""
-        lo_all = max(_as_datetime(start), MO_EARLIEST)
-        for lo, hi in _split_window(lo_all, _as_datetime(end), MAX_WINDOW_DAYS):
+        lo_all = max(aware_time(start, "start"), MO_EARLIEST)
+        for lo, hi in _split_window(lo_all, aware_time(end, "end"), MAX_WINDOW_DAYS):
             page = 1
             while True:
                 result = await self.get_mo_records(lo, hi, page=page, size=size)
@@ -478,19 +479,29 @@ def _item_payload(item: BatchItem) -> dict[str, str]:
     return payload
 
 
-def _as_datetime(value: datetime | str) -> datetime:
-    """Aware datetime; naive values and strings without offset are taken as local time."""
-    dt = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return dt if dt.tzinfo is not None else dt.astimezone()
+def aware_time(value: datetime | str, name: str = "time") -> datetime:
+    """A timezone-aware datetime from a datetime or an ISO 8601 string.
+
+    Naive values (no offset) are the user's local time, as a person typing them means.
+
+    >>> aware_time("2024-05-01T09:00:00+05:30").utcoffset()
+    datetime.timedelta(seconds=19800)
+    """
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise UsageError(f"{name} must be an ISO 8601 time, not {value!r}") from None
+    if not isinstance(value, datetime):
+        raise UsageError(f"{name} must be a datetime or an ISO 8601 string, not {value!r}")
+    return value if value.tzinfo is not None else value.astimezone()
 
 
 def _window(
     endpoint: str, start: datetime | str, end: datetime | str, longest: timedelta
 ) -> tuple[datetime, datetime]:
-    try:
-        lo, hi = _as_datetime(start).replace(microsecond=0), _ceil_second(_as_datetime(end))
-    except ValueError as exc:
-        raise UsageError(f"{endpoint}: times must be ISO 8601: {exc}") from exc
+    lo = aware_time(start, f"{endpoint}: start").replace(microsecond=0)
+    hi = _ceil_second(aware_time(end, f"{endpoint}: end"))
     if hi <= lo:
         raise UsageError(f"{endpoint}: end ({hi}) must be after start ({lo})")
     if hi - lo > longest:
@@ -590,4 +601,4 @@ def _reply(r: Mapping[str, Any]) -> Reply:
     )
 
 
-__all__ = ["MO_EARLIEST", "SENT_RECORDS_PAGE", "AsyncClient"]
+__all__ = ["MO_EARLIEST", "SENT_RECORDS_PAGE", "AsyncClient", "aware_time"]

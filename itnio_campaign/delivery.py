@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from .client import AsyncClient
+from .client import AsyncClient, aware_time
 from .config import MAX_REPORT_IDS
 from .errors import UsageError
 from .models import ACCEPTED_STATES, SUBMITTED, DeliveryRecord, Reply
@@ -230,24 +230,12 @@ async def fetch_replies(
     >>> # replies[replies.content.str.strip().str.upper() == "STOP"]
     """
     _check_client(client)
-    lo = _time("start", start)
-    hi = datetime.now(UTC) if end is None else _time("end", end)
+    lo = aware_time(start, "start")
+    hi = datetime.now(UTC) if end is None else aware_time(end, "end")
     if hi <= lo:
         raise UsageError(f"end ({hi}) must be after start ({lo})")
     replies = [reply async for reply in client.iter_mo_records(lo, hi, size=size)]
     return replies_frame(replies)
-
-
-def _time(name: str, value: Any) -> datetime:
-    """An aware datetime; naive values and strings without an offset are local time."""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            raise UsageError(f"{name} must be an ISO 8601 time, not {value!r}") from None
-    if not isinstance(value, datetime):
-        raise UsageError(f"{name} must be a datetime or an ISO 8601 string, not {value!r}")
-    return value if value.tzinfo is not None else value.astimezone()
 
 
 def replies_frame(replies: Iterable[Reply]) -> pd.DataFrame:

@@ -337,3 +337,16 @@ async def test_secrets_absent_from_logs_and_errors(
     texts = [caplog.text, str(info.value), repr(info.value), str(info.value.request)]
     assert all(secret not in t and key not in t for t in texts)
     assert "sendSms" in caplog.text  # the retries were logged
+
+
+def test_times_naive_are_local_and_bad_ones_are_clear() -> None:
+    from itnio_campaign.client import aware_time
+
+    local = aware_time("2026-05-01T09:00:00")
+    assert local.tzinfo is not None
+    assert local.utcoffset() == datetime(2026, 5, 1, 9).astimezone().utcoffset()
+    assert aware_time("2026-05-01T09:00:00+05:30").utcoffset() == timedelta(hours=5, minutes=30)
+    with pytest.raises(UsageError, match="start must be an ISO 8601 time"):
+        aware_time("yesterday", "start")
+    with pytest.raises(UsageError):
+        aware_time(12345)  # type: ignore[arg-type]
