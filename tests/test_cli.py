@@ -353,11 +353,8 @@ def printed_counts(stdout: str) -> dict[str, int]:
 
 def test_demo_end_to_end_writes_a_report_matching_its_summary(tmp_path: Path) -> None:
     report = tmp_path / "demo.xlsx"
-    started = time.monotonic()
     proc = run(["demo", "--report", str(report), "--no-progress"], tmp_path, timeout=90)
-    elapsed = time.monotonic() - started
     assert proc.returncode == 0, proc.stderr
-    assert elapsed < 60
     assert report.is_file()
     assert str(report) in proc.stdout
     printed = printed_counts(proc.stdout)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
+import os
 import shutil
 import subprocess
-import sys
 import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -487,23 +486,19 @@ def test_empty_campaign_still_gives_a_report(tmp_path: Path) -> None:
 # --- at scale, and as another spreadsheet program reads it -------------------------------------
 
 
-@pytest.mark.slow
-def test_100k_recipients_within_budget() -> None:
-    spec = importlib.util.spec_from_file_location(
-        "bench_excel", Path(__file__).parents[1] / "benchmarks" / "bench_excel.py"
-    )
-    assert spec and spec.loader
-    bench = importlib.util.module_from_spec(spec)
-    sys.modules["bench_excel"] = bench  # its dataclasses look their module up there
-    spec.loader.exec_module(bench)
-    rows = {r["name"]: r for r in bench.run(100_000)}
-    assert rows["write_report wall (100,000 recipients)"]["value"] <= 15.0
-    assert 0 < rows["file size"]["value"] < 50
+def _need_soffice() -> None:
+    """Skip without LibreOffice, except in CI (ITNIO_REQUIRE_SOFFICE=1), where it must run."""
+    if shutil.which("soffice") is not None:
+        return
+    reason = "LibreOffice not installed (apt-get install libreoffice-calc-nogui)"
+    if os.environ.get("ITNIO_REQUIRE_SOFFICE") == "1":
+        pytest.fail(reason + " — ITNIO_REQUIRE_SOFFICE=1 makes this a failure")
+    pytest.skip(reason)
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) not installed")
 def test_libreoffice_opens_the_report(result: StandInResult, tmp_path: Path) -> None:
+    _need_soffice()
     path = write_report(result, tmp_path / "lo.xlsx", max_rows=201)
     csv_filter = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1"
     subprocess.run(
