@@ -29,6 +29,7 @@ from .errors import UsageError
 from .models import ACCEPTED_STATES, SUBMITTED, DeliveryRecord, Reply
 from .numbers import normalize_numbers
 from .result import CampaignResult
+from .runner import progress_bar
 
 if TYPE_CHECKING:
     from tqdm.auto import tqdm
@@ -109,7 +110,7 @@ async def watch_delivery(
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
     total = int(np.isin(result.states, ACCEPTED_STATES).sum())
-    bar = _bar(total, progress)
+    bar = progress_bar(total, progress, "delivery")
     try:
         while True:
             if result.pending_delivery_ids():
@@ -171,14 +172,6 @@ def _show(bar: tqdm, result: CampaignResult, settled: int) -> None:
         {k: counts.get(k, 0) for k in ("delivered", "undelivered", "sending")}, refresh=False
     )
     bar.refresh()
-
-
-def _bar(total: int, enabled: bool) -> tqdm | None:
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="SMS", desc="delivery")
 
 
 # --- the ledger path ----------------------------------------------------------------------

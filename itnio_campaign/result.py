@@ -258,6 +258,11 @@ class CampaignResult:
         self._stopper.stop()
 
     @property
+    def stopper(self) -> Stopper:
+        """The flag :meth:`stop` sets; the send loop reads it before each request."""
+        return self._stopper
+
+    @property
     def stop_requested(self) -> bool:
         return self._stopper.stopped
 

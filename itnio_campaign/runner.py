@@ -87,7 +87,7 @@ async def send_batches(
     request_rate: float | None = None,
     journal: Journal | None = None,
     on_outcome: Callable[[Batch, BatchOutcome], None] | None = None,
-    stop: Stopper | CampaignResult | None = None,
+    stop: Stopper | None = None,
     max_failed_batches: int | None = DEFAULT_MAX_FAILED_BATCHES,
 ) -> SendBatchesReport:
     """Send ``batches`` with at most ``concurrency`` requests in flight.
@@ -120,7 +120,7 @@ async def send_batches(
         async with lock:
             if report.status != "completed":
                 return None
-            if stop is not None and _stopped(stop):
+            if stop is not None and stop.stopped:
                 report.status = "stopped"
                 return None
             batch = next(queue, None)
@@ -129,7 +129,7 @@ async def send_batches(
             for limiter, per_number in limiters:
                 await limiter.acquire(batch.size if per_number else 1)
             # The limiter may have waited: a stop pressed meanwhile wins.
-            if stop is not None and _stopped(stop):
+            if stop is not None and stop.stopped:
                 report.status = "stopped"
                 return None
             return batch
@@ -171,10 +171,6 @@ async def send_batches(
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
     return report
-
-
-def _stopped(stop: Stopper | CampaignResult) -> bool:
-    return stop.stopped if isinstance(stop, Stopper) else stop.stop_requested
 
 
 async def _send_one(client: AsyncClient, batch: Batch, started: float) -> BatchOutcome:
@@ -300,7 +296,7 @@ async def drive(
 ) -> CampaignResult:
     """Send ``batches`` and apply each outcome to ``result`` as it arrives (live progress)."""
     total = sum(b.size for b in batches)
-    bar = _progress_bar(total, progress)
+    bar = progress_bar(total, progress, "sending")
     done = 0
     live = {SUBMITTED: 0, REJECTED: 0, UNKNOWN: 0}
     result.status = "running"
@@ -333,7 +329,7 @@ async def drive(
             request_rate=request_rate,
             journal=journal,
             on_outcome=on_outcome,
-            stop=result,
+            stop=result.stopper,
             max_failed_batches=max_failed_batches,
         )
         result.status = report.status  # type: ignore[assignment]
@@ -348,12 +344,13 @@ async def drive(
     return result
 
 
-def _progress_bar(total: int, enabled: bool) -> Any:
+def progress_bar(total: int, enabled: bool, desc: str) -> Any:
+    """A tqdm.auto bar counting SMS (a widget in Jupyter, text in a terminal), or None."""
     if not enabled or total == 0:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="SMS", desc="sending", smoothing=0.1)
+    return tqdm(total=total, unit="SMS", desc=desc, smoothing=0.1)
 
 
 def run_campaign(
