@@ -13,9 +13,11 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
@@ -43,6 +45,34 @@ DEFAULT_BACKOFF_MAX = 8.0
 DEFAULT_RETRY_AFTER_CAP = 30.0
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 60.0
+
+
+#: Setting names that may hold a credential; such settings are never stored or reported.
+_SECRET_NAME = re.compile(r"secret|key|password|passwd|token|sign|credential", re.I)
+
+
+def public_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """``settings`` without credentials, at any depth: the ledger and the report store this.
+
+    Keys that look like a credential and :class:`Credentials` values are dropped.
+
+    >>> public_settings({"concurrency": 8, "api_key": "k", "nested": {"Token": "t", "n": 1}})
+    {'concurrency': 8, 'nested': {'n': 1}}
+    """
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {
+                str(k): clean(v)
+                for k, v in value.items()
+                if not _SECRET_NAME.search(str(k)) and not isinstance(v, Credentials)
+            }
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value if not isinstance(v, Credentials)]
+        return value
+
+    cleaned: dict[str, Any] = clean(settings)
+    return cleaned
 
 
 def is_loopback_host(host: str | None) -> bool:

@@ -50,6 +50,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from . import models as m
+from .config import public_settings
 from .errors import UsageError
 
 __all__ = ["EXCEL_MAX_ROWS", "ReportSource", "write_report"]
@@ -58,7 +59,6 @@ __all__ = ["EXCEL_MAX_ROWS", "ReportSource", "write_report"]
 EXCEL_MAX_ROWS = 1_048_576
 
 _FAILURE_STATES = (m.REJECTED, m.UNKNOWN, m.MISSING, m.UNDELIVERED)
-_SECRET_WORDS = ("secret", "key", "password", "passwd", "token", "credential", "signature")
 #: First characters that make Excel (or a CSV export of the sheet) read a string as a formula.
 _RISKY_FIRST = ("=", "+", "-", "@", "\t", "\r")
 #: Outcome columns that are identifiers: always text, so "+91..." and leading zeros survive.
@@ -377,7 +377,7 @@ def _write_summary(
     last_state_row = len(rows)
 
     heading("Settings (secrets removed)")
-    for key, value in _public_settings(settings).items():
+    for key, value in public_settings(settings).items():
         line(
             key,
             value
@@ -401,24 +401,6 @@ def _write_summary(
         )
         chart.width, chart.height = 18, max(7.5, 0.6 * len(counts) + 3)
         ws.add_chart(chart, "D2")
-
-
-def _public_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """``settings`` without any key that looks like a secret, at any depth."""
-
-    def clean(value: Any) -> Any:
-        if isinstance(value, Mapping):
-            return {str(k): clean(v) for k, v in value.items() if not _looks_secret(k)}
-        if isinstance(value, list | tuple):
-            return [clean(v) for v in value]
-        return value
-
-    return {str(k): clean(v) for k, v in settings.items() if not _looks_secret(k)}
-
-
-def _looks_secret(key: object) -> bool:
-    low = str(key).lower()
-    return any(word in low for word in _SECRET_WORDS)
 
 
 def _cell(ws: Any, value: Any, **style: Any) -> Any:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import sqlite3
 import threading
 import time
@@ -46,6 +45,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import numpy as np
 import pandas as pd
 
+from .config import public_settings
 from .errors import LedgerError, UsageError
 from .models import Batch, BatchItem, DeliveryRecord
 from .result import Accepted, BatchOutcome
@@ -61,7 +61,6 @@ APP_NAME = "itnio-campaign-ledger"
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 #: Settings whose names look like credentials are never written.
-_SECRET_NAME = re.compile(r"secret|api_?key|password|passwd|token|sign|credential", re.I)
 
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
@@ -719,16 +718,9 @@ def _float(text: str | None) -> float | None:
 
 
 def _safe_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """Settings without credentials: names that look secret and Credentials objects go."""
-    from .config import Credentials
-
-    out: dict[str, Any] = {}
-    for key, value in settings.items():
-        if _SECRET_NAME.search(str(key)) or isinstance(value, Credentials):
-            continue
-        out[str(key)] = _safe_settings(value) if isinstance(value, Mapping) else value
-    # Everything stored must survive JSON; unusual values become their str().
-    return dict(json.loads(_json(out)))
+    """Settings without credentials (see :func:`~itnio_campaign.config.public_settings`),
+    as JSON keeps them: unusual values become their str()."""
+    return dict(json.loads(_json(public_settings(settings))))
 
 
 def _in_flight_outcome(batch_id: int, started: float) -> BatchOutcome:
