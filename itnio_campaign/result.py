@@ -26,7 +26,6 @@ from .models import (
     ACCEPTED_STATES,
     ALL_STATES,
     DELIVERED,
-    MISSING,
     PENDING,
     READY,
     REJECTED,
@@ -516,7 +515,6 @@ def _to_datetimes(epochs: np.ndarray) -> pd.Series:
 
 
 __all__ = [
-    "MISSING",
     "OUTCOME_COLUMNS",
     "Accepted",
     "BatchOutcome",
