@@ -1,8 +1,8 @@
 """``itnio-campaign``: plan, send, resume, reconcile and report SMS campaigns from a terminal.
 
 A thin layer over the same functions a notebook calls (plan → send → delivery → report).
-Exit codes: 0 done, 1 input error, 2 usage, 3 halted by the provider, 4 interrupted or
-stopped (resumable with the command it prints).
+Exit codes: 0 done (nobody left to send), 1 input error, 2 usage, 3 halted by the provider,
+4 stopped, interrupted or incomplete (it prints the exact resume or reconcile line).
 
 >>> main(["plan", "contacts.csv", "--content", "Hi {first_name}"])  # doctest: +SKIP
 0
@@ -30,6 +30,8 @@ from .errors import ConfigError, FatalApiError, ItnioError, LedgerError, UsageEr
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .client import AsyncClient
+    from .engine import SendOptions
     from .plan import Plan
     from .result import CampaignResult, Stopper
 
@@ -134,6 +136,13 @@ def content_of(args: argparse.Namespace) -> str:
             return Path(args.content_file).read_text("utf-8").rstrip("\n")
         except OSError as exc:
             raise CliError(f"cannot read {args.content_file}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            # Guessing another encoding could send garbled text to everyone: refuse instead.
+            raise CliError(
+                f"{args.content_file} is not UTF-8 text (byte {exc.object[exc.start]:#x} at "
+                f"position {exc.start})",
+                "save the message as UTF-8 (in most editors: Save as… → Encoding: UTF-8)",
+            ) from None
     if args.content is None:
         raise CliError(
             "no message: pass --content TEXT or --content-file FILE",
@@ -182,11 +191,45 @@ def credentials_of(args: argparse.Namespace) -> Credentials:
     try:
         return Credentials.from_env(".env", None, **overrides)
     except ConfigError as exc:
+        missing = str(exc).startswith("missing credentials")
         raise CliError(
             str(exc),
-            "set ITNIO_API_KEY, ITNIO_APP_ID and ITNIO_API_SECRET (or use "
-            "--ask-secret); try the sandbox: itnio-campaign sandbox",
+            "set ITNIO_API_KEY, ITNIO_APP_ID and ITNIO_API_SECRET (or use --ask-secret); "
+            "try the sandbox: itnio-campaign sandbox"
+            if missing
+            else "check --base-url / ITNIO_BASE_URL",
         ) from exc
+
+
+def send_options_of(args: argparse.Namespace) -> SendOptions:
+    """The one SendOptions of a command's flags (send, resume)."""
+    from .engine import SendOptions
+
+    return SendOptions(
+        concurrency=args.concurrency,
+        rate=args.rate,
+        request_rate=args.request_rate,
+        max_failed_batches=getattr(args, "max_failed_batches", 5),
+        progress=not args.no_progress,
+    )
+
+
+def with_client(
+    args: argparse.Namespace,
+    work: Callable[[AsyncClient, Stopper], Awaitable[T]],
+    ledger: Path | None = None,
+) -> T:
+    """Run ``work(client, stopper)`` with the command's credentials; Ctrl-C stops cleanly
+    (then exit 4 with the resume line of ``ledger``)."""
+    from .client import AsyncClient
+
+    credentials = credentials_of(args)
+
+    async def main(stopper: Stopper) -> T:
+        async with AsyncClient(credentials, ClientSettings()) as client:
+            return await work(client, stopper)
+
+    return _run_or_stop(main, ledger)
 
 
 def run_async(work: Callable[[Stopper], Awaitable[T]]) -> T:
@@ -234,26 +277,43 @@ def resume_command(ledger: Path) -> str:
     return f"itnio-campaign resume {shlex.quote(str(ledger))}"
 
 
+def reconcile_command(ledger: Path) -> str:
+    return f"itnio-campaign reconcile {shlex.quote(str(ledger))}"
+
+
 def finish(result: CampaignResult, ledger: Path | None) -> int:
-    """Print the result summary and what to do next; return the exit code."""
+    """Print the result summary and what to do next; return the exit code.
+
+    0 only when nobody is left: a run that leaves anyone pending, unknown or missing
+    exits 4 with the exact line that continues it.
+    """
     summary = result.summary()
     print()
     print(summary)
-    counts = summary.counts
-    if ledger is not None and counts.get("unknown"):
-        print(
-            f"\n{counts['unknown']:,} recipients' fate is unknown (an answer was lost); "
-            f"never resend blindly. Check with: itnio-campaign reconcile "
-            f"{shlex.quote(str(ledger))}"
-        )
     if result.status == "completed":
         return EXIT_OK
-    where = f"\nResume with: {resume_command(ledger)}" if ledger is not None else ""
-    if result.status == "halted":
-        print(f"\nhalted: {result.halt_reason}{where}", file=sys.stderr)
-        return EXIT_HALTED
-    print(f"\nstopped: {result.halt_reason or 'on request'}{where}", file=sys.stderr)
-    return EXIT_STOPPED
+    left = result.remaining()
+    lines = []
+    if ledger is not None:
+        if left.get("pending"):
+            lines.append(f"resume with: {resume_command(ledger)}")
+        if left.get("unknown"):
+            lines.append(
+                f"{left['unknown']:,} recipients' fate is unknown (an answer was lost); never "
+                f"resend them blindly. Settle them with: {reconcile_command(ledger)}"
+            )
+        if left.get("missing"):
+            lines.append(
+                f"{left['missing']:,} were proven never accepted; send them once with: "
+                f"{resume_command(ledger)} --resend-missing"
+            )
+    elif left:
+        lines.append("sent without a ledger: these recipients cannot be resumed from here")
+    status = {"halted": "halted", "stopped": "stopped"}.get(result.status, result.status)
+    print(f"\n{status}: {result.halt_reason or 'on request'}", file=sys.stderr)
+    for line in lines:
+        print(line, file=sys.stderr)
+    return EXIT_HALTED if result.status == "halted" else EXIT_STOPPED
 
 
 # -- commands ------------------------------------------------------------------------------------
@@ -268,11 +328,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_send(args: argparse.Namespace) -> int:
     plan = make_plan(args)
-    credentials = credentials_of(args)
+    options = send_options_of(args)
+    credentials_of(args)  # fail on credentials before asking to confirm
     n = ready_count(plan)
     print(plan.summary())
     if n == 0:
         raise CliError("nothing to send: no recipient is ready", "see the dry-run summary above")
+    ledger = Path(args.ledger) if args.ledger else default_ledger(args.file)
+    if args.send_again:
+        ledger = _fresh_ledger(ledger, plan.fingerprint)
     if not args.yes:
         if not sys.stdin.isatty():
             raise CliError(
@@ -280,67 +344,47 @@ def cmd_send(args: argparse.Namespace) -> int:
                 "add --yes to send without asking",
                 EXIT_USAGE,
             )
-        answer = input(f"\nSend {n:,} SMS? [y/N] ").strip().lower()
+        again = " AGAIN to everyone" if args.send_again else ""
+        answer = input(f"\nSend {n:,} SMS{again}? [y/N] ").strip().lower()
         if answer not in ("y", "yes"):
             print("not sent")
             return EXIT_OK
-    ledger = Path(args.ledger) if args.ledger else default_ledger(args.file)
     print(f"ledger: {ledger}  (resume with: {resume_command(ledger)})")
 
-    async def work(stopper: Stopper) -> CampaignResult:
-        from .client import AsyncClient
+    async def work(client: AsyncClient, stopper: Stopper) -> CampaignResult:
         from .runner import send_campaign
 
-        async with AsyncClient(credentials, _client_settings(args)) as client:
-            return await send_campaign(
-                plan,
-                client,
-                args.concurrency,
-                args.rate,
-                not args.no_progress,
-                args.max_failed_batches,
-                request_rate=args.request_rate,
-                ledger=ledger,
-                stopper=stopper,
-            )
+        return await send_campaign(
+            plan, client, options=options, ledger=ledger, stopper=stopper,
+            send_again=args.send_again,
+        )  # fmt: skip
 
-    return _finish_campaign(_run_or_stop(work, ledger), ledger, args.report)
+    return _finish_campaign(with_client(args, work, ledger), ledger, args.report)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     ledger = _existing_ledger(args.ledger)
-    credentials = credentials_of(args)
+    options = send_options_of(args)
 
-    async def work(stopper: Stopper) -> CampaignResult:
-        from .client import AsyncClient
+    async def work(client: AsyncClient, stopper: Stopper) -> CampaignResult:
         from .recovery import resume_campaign
 
-        async with AsyncClient(credentials, _client_settings(args)) as client:
-            return await resume_campaign(
-                ledger,
-                client,
-                resend_missing=args.resend_missing,
-                stopper=stopper,
-                progress=not args.no_progress,
-                concurrency=args.concurrency,
-                rate=args.rate,
-            )
+        return await resume_campaign(
+            ledger, client, resend_missing=args.resend_missing, options=options, stopper=stopper
+        )
 
-    return _finish_campaign(_run_or_stop(work, ledger), ledger, args.report)
+    return _finish_campaign(with_client(args, work, ledger), ledger, args.report)
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
     ledger = _existing_ledger(args.ledger)
-    credentials = credentials_of(args)
 
-    async def work(stopper: Stopper) -> Any:
-        from .client import AsyncClient
+    async def work(client: AsyncClient, stopper: Stopper) -> Any:
         from .recovery import reconcile_campaign
 
-        async with AsyncClient(credentials, _client_settings(args)) as client:
-            return await reconcile_campaign(ledger, client)
+        return await reconcile_campaign(ledger, client)
 
-    report = _run_or_stop(work, ledger)
+    report = with_client(args, work, ledger)
     print(report)
     if report.missing:
         print(
@@ -352,46 +396,35 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
 def cmd_delivery(args: argparse.Namespace) -> int:
     ledger = _existing_ledger(args.ledger)
-    credentials = credentials_of(args)
 
-    async def work(stopper: Stopper) -> CampaignResult:
-        from .client import AsyncClient
+    async def work(client: AsyncClient, stopper: Stopper) -> CampaignResult:
         from .delivery import refresh_delivery, watch_delivery
 
-        async with AsyncClient(credentials, _client_settings(args)) as client:
-            if not args.watch:
-                return await refresh_delivery(ledger, client)
-            return await watch_delivery(
-                ledger,
-                client,
-                interval=args.interval,
-                until_settled=True,
-                timeout=args.timeout,
-                progress=not args.no_progress,
-            )
+        if not args.watch:
+            return await refresh_delivery(ledger, client)
+        return await watch_delivery(
+            ledger, client, interval=args.interval, until_settled=True, timeout=args.timeout,
+            progress=not args.no_progress,
+        )  # fmt: skip
 
-    result = _run_or_stop(work, ledger)
+    result = with_client(args, work, ledger)
     print(result.summary())
     pending = len(result.pending_delivery_ids())
     if pending:
         print(f"\n{pending:,} messages have no final report yet: run again later, or add --watch")
-    _maybe_report(result, args.report)
-    return EXIT_OK
+    return _maybe_report(result, args.report, ledger=ledger)
 
 
 def cmd_replies(args: argparse.Namespace) -> int:
-    credentials = credentials_of(args)
     end = _parse_time(args.until) if args.until else datetime.now(UTC)
     start = _parse_time(args.since) if args.since else end - timedelta(days=args.days)
 
-    async def work(stopper: Stopper) -> Any:
-        from .client import AsyncClient
+    async def work(client: AsyncClient, stopper: Stopper) -> Any:
         from .delivery import fetch_replies
 
-        async with AsyncClient(credentials, _client_settings(args)) as client:
-            return await fetch_replies(client, start, end)
+        return await fetch_replies(client, start, end)
 
-    frame = _run_or_stop(work, None)
+    frame = with_client(args, work)
     lo, hi = start.astimezone(UTC), end.astimezone(UTC)
     print(f"{len(frame):,} replies from {lo:%Y-%m-%d %H:%M} to {hi:%Y-%m-%d %H:%M} UTC")
     if len(frame):
@@ -407,15 +440,10 @@ def cmd_replies(args: argparse.Namespace) -> int:
 
 
 def cmd_balance(args: argparse.Namespace) -> int:
-    credentials = credentials_of(args)
+    async def work(client: AsyncClient, stopper: Stopper) -> Any:
+        return await client.get_balance()
 
-    async def work(stopper: Stopper) -> Any:
-        from .client import AsyncClient
-
-        async with AsyncClient(credentials, _client_settings(args)) as client:
-            return await client.get_balance()
-
-    b = _run_or_stop(work, None)
+    b = with_client(args, work)
     print(f"balance {b.balance}  gift {b.gift}  credit {b.credit}")
     return EXIT_OK
 
@@ -426,8 +454,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     ledger = _existing_ledger(args.ledger)
     result = load_campaign(ledger)
     print(result.summary())
-    _maybe_report(result, args.report or str(ledger.with_suffix("")) + ".report.xlsx")
-    return EXIT_OK
+    return _maybe_report(
+        result, args.report or str(ledger.with_suffix("")) + ".report.xlsx", ledger=ledger
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -467,8 +496,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             async with AsyncClient(sandbox.credentials) as client:
                 progress = not args.no_progress
                 result = await send_campaign(
-                    plan, client, args.concurrency, progress=progress, stopper=stopper
-                )
+                    plan, client, concurrency=args.concurrency, progress=progress,
+                    stopper=stopper,
+                )  # fmt: skip
                 if result.status == "completed":
                     print("waiting for delivery reports ...", flush=True)
                     await watch_delivery(
@@ -487,7 +517,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print()
     if replies:
         print(f"{len(replies[0]):,} replies received (opt-outs are in the report's Replies sheet)")
-    _maybe_report(result, str(report), replies[0] if replies else None)
+    code = max(code, _maybe_report(result, str(report), replies[0] if replies else None))
     print(f"demo finished in {time.perf_counter() - t0:.1f} s")
     return code
 
@@ -495,12 +525,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from .sandbox.__main__ import main as sandbox_main
 
-    return sandbox_main(list(args.sandbox_args))
+    try:
+        return sandbox_main(list(args.sandbox_args))
+    except (ItnioError, OSError) as exc:
+        message = str(exc) if isinstance(exc, ItnioError) else (exc.strerror or str(exc))
+        return _fail(f"sandbox: {message}", "", EXIT_INPUT)
 
 
 # -- helpers -------------------------------------------------------------------------------------
-def _client_settings(args: argparse.Namespace) -> ClientSettings:
-    return ClientSettings()
+def _fresh_ledger(ledger: Path, fingerprint: str) -> Path:
+    """``ledger``, or the next free ``NAME-2.sqlite``, ``NAME-3.sqlite``, ... when it already
+    holds this plan (--send-again starts a new campaign; the old ledger keeps its history)."""
+    from .recovery import _holds_plan
+
+    candidate, n = ledger, 1
+    while candidate.exists() and _holds_plan(candidate, fingerprint):
+        n += 1
+        candidate = ledger.with_name(f"{ledger.stem}-{n}{ledger.suffix}")
+    return candidate
 
 
 def _existing_ledger(value: str) -> Path:
@@ -525,20 +567,39 @@ def _run_or_stop(work: Callable[[Stopper], Awaitable[T]], ledger: Path | None) -
 
 def _finish_campaign(result: CampaignResult, ledger: Path, report: str | None) -> int:
     """Print how a send/resume ended, write the report if asked; the exit code."""
+    if result.notice:
+        print(result.notice)
     code = finish(result, ledger)
-    _maybe_report(result, report)
-    return code
+    return max(code, _maybe_report(result, report, ledger=ledger))
 
 
-def _maybe_report(result: Any, path: str | None, replies: pd.DataFrame | None = None) -> None:
+def _maybe_report(
+    result: Any,
+    path: str | None,
+    replies: pd.DataFrame | None = None,
+    *,
+    ledger: Path | None = None,
+) -> int:
+    """Write the Excel report if asked. A report that cannot be written never hides the
+    campaign's outcome (printed before): it says why and how to write it again (exit 1)."""
     if not path:
-        return
+        return EXIT_OK
+    again = (
+        f"write it again with: itnio-campaign report {shlex.quote(str(ledger))} --report PATH"
+        if ledger is not None
+        else "choose another --report path"
+    )
     if Path(path).suffix.lower() != ".xlsx":
-        raise CliError(f"the report must be an .xlsx file, not {path}", "e.g. --report report.xlsx")
+        return _fail(f"the report must be an .xlsx file, not {path}", again, EXIT_INPUT)
     from .excel import write_report
 
-    written = write_report(result, path, replies=replies)
+    try:
+        written = write_report(result, path, replies=replies)
+    except (ItnioError, OSError) as exc:
+        reason = str(exc) if isinstance(exc, ItnioError) else (exc.strerror or str(exc))
+        return _fail(f"the report {path} could not be written: {reason}", again, EXIT_INPUT)
     print(f"report written to {Path(written).resolve()}")
+    return EXIT_OK
 
 
 def _parse_time(text: str) -> datetime:
@@ -598,6 +659,12 @@ def _send_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--request-rate", type=_positive_float, default=None, help="max requests per second"
     )
+    p.add_argument(
+        "--max-failed-batches",
+        type=_positive_int,
+        default=5,
+        help="halt after this many failed requests in a row",
+    )
     p.add_argument("--report", metavar="PATH", help="also write the Excel report here")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -634,8 +701,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="start here:\n  itnio-campaign demo          # the whole flow against a local "
         "sandbox, no credentials\n\ncredentials: ITNIO_API_KEY, ITNIO_API_SECRET, ITNIO_APP_ID "
         "(and ITNIO_BASE_URL) in the environment or a .env file\n"
-        "exit codes: 0 done, 1 input error, 2 usage, 3 halted by the provider, "
-        "4 interrupted/stopped (resumable)",
+        "exit codes: 0 done (nobody left), 1 input error, 2 usage, 3 halted by the provider, "
+        "4 stopped, interrupted or incomplete (it prints the resume or reconcile line)",
     )
     subs = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -686,10 +753,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", "-y", action="store_true", help="send without asking")
     p.add_argument("--ledger", help=f"journal file (default FILE{LEDGER_SUFFIX})")
     p.add_argument(
-        "--max-failed-batches",
-        type=_positive_int,
-        default=5,
-        help="halt after this many failed requests in a row",
+        "--send-again",
+        action="store_true",
+        help="send again to everyone, even though this campaign was already sent "
+        "(a new ledger); without it, a campaign already sent is refused",
     )
     p.set_defaults(func=cmd_send)
 

@@ -181,3 +181,34 @@ def api_error(endpoint: str, code: str, reason: str, *, attempts: int = 1) -> Ap
         "retry": TransientApiError,
     }.get(describe(code).kind, RejectedError)
     return cls(endpoint, code, reason, attempts=attempts)
+
+
+# -- what an outcome means for its recipients: the one table -------------------------------------
+#: outcome kind of a request -> (state of its recipients, whether resume sends them again).
+#: "accepted" answers are joined number by number (see result.CampaignResult); the rest
+#: apply to every recipient of the request.
+OutcomeKind = Literal["accepted", "rejected", "unknown", "not_sent", "fatal"]
+OUTCOME_KINDS: dict[OutcomeKind, tuple[str, bool]] = {
+    "accepted": ("submitted", False),
+    "rejected": ("rejected", False),  # the provider refused the request: resending repeats it
+    "unknown": ("unknown", False),  # may have been accepted: reconcile, never resend blindly
+    "not_sent": ("pending", True),  # provably not accepted (connection refused, 429/503, -15/-16)
+    "fatal": ("pending", True),  # -1 -2 -10 -13 or a redirect: not accepted; fix, then resume
+}
+#: Kinds whose recipients provably were not accepted, so resume may send them.
+RESUMABLE_KINDS = frozenset(kind for kind, (_, resumable) in OUTCOME_KINDS.items() if resumable)
+
+
+def outcome_kind(exc: RequestError) -> OutcomeKind:
+    """The outcome kind (a key of :data:`OUTCOME_KINDS`) of a request that raised ``exc``.
+
+    >>> outcome_kind(NotSentError("sendSms", "HTTP 503", "unavailable"))
+    'not_sent'
+    """
+    if isinstance(exc, AmbiguousError):
+        return "unknown"
+    if isinstance(exc, FatalApiError):
+        return "fatal"
+    if isinstance(exc, NotSentError | TransientApiError):
+        return "not_sent"
+    return "rejected"

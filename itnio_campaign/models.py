@@ -34,8 +34,13 @@ SKIPPED_STATES = (
     SKIPPED_MISSING_FIELD,
     SKIPPED_TOO_LONG,
 )
-#: States of a row the provider accepted (it has a msgId).
+#: States of a row the provider accepted (usually with a msgId).
 ACCEPTED_STATES = (SUBMITTED, DELIVERED, UNDELIVERED, SENDING)
+#: States of a row that did not get the SMS, or may not have: the form's failures table and
+#: the report's Failures sheet list exactly these.
+FAILURE_STATES = (REJECTED, UNKNOWN, PENDING, MISSING, UNDELIVERED)
+#: States that make a run "incomplete": someone still to send, or to settle by reconcile.
+UNFINISHED_STATES = (PENDING, UNKNOWN, MISSING)
 ALL_STATES = (
     READY,
     *SKIPPED_STATES,

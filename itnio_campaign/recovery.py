@@ -28,14 +28,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .client import AsyncClient
-from .errors import LedgerError
+from .engine import SendOptions
+from .errors import RESUMABLE_KINDS, ItnioError, LedgerError, UsageError
 from .ledger import IN_FLIGHT_CODE, Ledger, Reconciliation
 from .models import MISSING, SUBMITTED, UNKNOWN, Batch, BatchItem
-from .result import CampaignResult, Stopper
+from .result import CampaignResult, Stopper, describe_remaining
+from .sending import ProgressEvent, send_into, send_settings
 
 if TYPE_CHECKING:
     from .plan import Plan
-    from .runner import ProgressEvent
 
 #: Seconds added on each side of a request's time when matching sent records (clock skew).
 DEFAULT_MARGIN_S = 120.0
@@ -49,18 +50,93 @@ SENT_RECORDS_RETENTION_DAYS = 90.0
 async def send_with_ledger(
     plan: Plan,
     client: AsyncClient,
-    path: Path,
+    path: str | os.PathLike[str],
     *,
-    settings: dict[str, Any] | None = None,
-    **send_options: Any,
+    options: SendOptions | None = None,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
+    stopper: Stopper | None = None,
+    send_again: bool = False,
 ) -> CampaignResult:
-    """What ``send_campaign(plan, client, ledger=path)`` does: start, or resume the same plan.
+    """What ``send_campaign(plan, client, ledger=path)`` does: one campaign per plan.
 
-    A ledger holding another plan is refused with a UsageError before anything is sent.
+    * ``path`` holds this plan: continue it (only recipients never attempted or provably
+      not accepted are sent; unknown ones are reconciled first, never resent).
+    * ``path`` holds another plan: UsageError, before anything is sent.
+    * ``path`` is new, but another ledger in the same folder already sent this plan:
+      :class:`AlreadySentError` naming it, unless ``send_again=True`` (everyone gets it again).
     """
+    path = Path(path)
+    if send_again:
+        if _holds_plan(path, plan.fingerprint):
+            raise UsageError(
+                f"{path} already holds this campaign; to send it to everyone again, give a "
+                "new ledger path (the old one keeps its history)"
+            )
+    elif not path.exists():
+        earlier = sent_ledgers(path.parent, plan.fingerprint, exclude=path)
+        if earlier:
+            raise AlreadySentError(earlier[0], plan.fingerprint)
     with Ledger.open(path) as ledger:
-        ledger.start(plan, settings or {})  # stores the plan, or checks it is the same one
-        return await _run(ledger, plan, client, **send_options)
+        ledger.start(plan, {})  # stores the plan, or checks it is the same one
+        return await _continue(ledger, plan, client, options, on_progress, stopper)
+
+
+class AlreadySentError(UsageError):
+    """This plan was already sent from another ledger; sending it again needs a choice.
+
+    ``ledger`` is the earlier ledger's path.
+    """
+
+    def __init__(self, ledger: Path, fingerprint: str) -> None:
+        self.ledger = ledger
+        self.fingerprint = fingerprint
+        super().__init__(
+            f"this campaign (the same recipients and message) was already sent from the "
+            f"ledger {ledger}; continue that one (resume_campaign / itnio-campaign resume "
+            f"{ledger}) so nobody gets it twice, or choose send_again=True (--send-again, "
+            "\"send again to everyone\" in the form) to send it to everyone again"
+        )
+
+
+def sent_ledgers(
+    folder: str | os.PathLike[str], fingerprint: str, *, exclude: Path | None = None
+) -> list[Path]:
+    """Ledgers (``*.sqlite``) in ``folder`` holding the plan ``fingerprint`` that made at
+    least one request, newest first. Files that are not ledgers are passed over.
+
+    >>> # sent_ledgers("ledgers", plan.fingerprint)  ->  [PosixPath('ledgers/campaign-1.sqlite')]
+    """
+    folder = Path(folder) if str(folder) else Path(".")
+    if not folder.is_dir():
+        return []
+    found: list[tuple[float, Path]] = []
+    for candidate in folder.glob("*.sqlite"):
+        if exclude is not None and _same_file(candidate, exclude):
+            continue
+        try:
+            with Ledger.open(candidate, create=False, readonly=True) as other:
+                if other.fingerprint == fingerprint and other.last_seq() > 0:
+                    found.append((candidate.stat().st_mtime, candidate))
+        except (LedgerError, OSError):
+            continue
+    return [p for _, p in sorted(found, reverse=True)]
+
+
+def _holds_plan(path: Path, fingerprint: str) -> bool:
+    if not path.exists():
+        return False
+    try:
+        with Ledger.open(path, create=False, readonly=True) as ledger:
+            return ledger.fingerprint == fingerprint
+    except LedgerError:
+        return False
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return a.resolve() == b.resolve()
 
 
 async def resume_campaign(
@@ -68,58 +144,81 @@ async def resume_campaign(
     client: AsyncClient,
     *,
     resend_missing: bool = False,
-    **send_options: Any,
+    options: SendOptions | None = None,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
+    stopper: Stopper | None = None,
+    **option_overrides: Any,
 ) -> CampaignResult:
     """Continue the campaign in the ledger at ``path``; return its whole result.
 
-    Sends the recipients never attempted and those provably not accepted. With
-    ``resend_missing=True`` it also sends, once, the recipients :func:`reconcile_campaign`
-    proved ``missing``. ``send_options`` are those of ``send_campaign`` (concurrency, rate,
-    request_rate, progress, max_failed_batches, on_progress).
+    Sends the recipients never attempted and those provably not accepted; ``unknown`` ones
+    are reconciled first and never resent. With ``resend_missing=True`` it also sends, once,
+    the recipients :func:`reconcile_campaign` proved ``missing``. Send options are those of
+    ``send_campaign`` (``options=SendOptions(...)`` or ``concurrency=``, ``rate=``,
+    ``request_rate=``, ``max_failed_batches=``, ``progress=``). A campaign with nobody left
+    to send is returned as it is, with ``result.notice`` saying so (nothing is sent).
 
     >>> # result = await resume_campaign("spring-promo.sqlite", client, concurrency=4)
     """
+    opts = SendOptions.of(options, **option_overrides)
     with Ledger.open(path, create=False) as ledger:
         plan = ledger.load_plan()
         if resend_missing:
             ledger.settle_in_flight()
             result = rebuild_result(ledger, plan)
             ledger.add_batches(_resend_batches(ledger, result))
-        return await _run(ledger, plan, client, **send_options)
+        return await _continue(ledger, plan, client, opts, on_progress, stopper)
 
 
-async def _run(
+async def _continue(
     ledger: Ledger,
     plan: Plan,
     client: AsyncClient,
-    *,
-    concurrency: int = 8,
-    rate: float | None = None,
-    request_rate: float | None = None,
-    progress: bool = True,
-    max_failed_batches: int | None = 5,
-    on_progress: Callable[[ProgressEvent], None] | None = None,
-    stopper: Stopper | None = None,
+    options: SendOptions | None,
+    on_progress: Callable[[ProgressEvent], None] | None,
+    stopper: Stopper | None,
 ) -> CampaignResult:
-    from .runner import drive, send_settings
-
+    """Send what the ledger has not sent yet (reconciling unknown recipients first)."""
+    opts = options or SendOptions()
     ledger.settle_in_flight()
-    ledger.set_settings(send_settings(client, concurrency, rate, request_rate, max_failed_batches))
+    notes: list[str] = []
     result = rebuild_result(ledger, plan, stopper=stopper)
+    if len(result.positions_in(UNKNOWN)):
+        try:
+            report = await _reconcile(ledger, client)
+            notes.append(str(report).splitlines()[0])
+        except ItnioError as exc:  # unknown ones stay unknown: never resent, so safe to go on
+            notes.append(f"reconcile before sending failed ({exc}); unknown ones stay unknown")
+        result = rebuild_result(ledger, plan, stopper=stopper)
     to_send = resumable_batches(ledger, plan)
-    now = time.time()
-    ledger.mark_running(now)
-    result.started_at = result.started_at or now
+    if not to_send and ledger.last_seq() > 0:
+        result.notice = _nothing_to_send(result, ledger.path)
+        return result
+    ledger.set_settings(send_settings(client, opts))
+    ledger.mark_running(time.time())
     try:
-        await drive(
-            result, client, to_send, journal=ledger, concurrency=concurrency, rate=rate,
-            request_rate=request_rate, progress=progress,
-            max_failed_batches=max_failed_batches, on_progress=on_progress,
-        )  # fmt: skip
+        await send_into(
+            result, client, to_send, options=opts, journal=ledger, on_progress=on_progress
+        )
     finally:
         ledger.finish(result.status, result.halt_reason)
-        result.finished_at = ledger.finished_at
+    if notes:
+        result.notice = " ".join(notes)
     return result
+
+
+def _nothing_to_send(result: CampaignResult, path: Path) -> str:
+    """The one line for a campaign with nobody left to send."""
+    left = result.remaining()
+    if not left:
+        return (
+            f"this campaign is already complete (ledger {path}): nothing was sent now. "
+            "load_campaign() shows it; a new message needs a new plan and ledger"
+        )
+    return (
+        f"nothing left to send now ({describe_remaining(left)}); nothing was sent. "
+        "Run reconcile later for unknown recipients"
+    )
 
 
 def resumable_batches(ledger: Ledger, plan: Plan | None = None) -> list[Batch]:
@@ -129,7 +228,7 @@ def resumable_batches(ledger: Ledger, plan: Plan | None = None) -> list[Batch]:
     """
     last_kind = ledger.last_kinds()
     batches = ledger.batches() if plan is None else [*plan.batches, *ledger.batches(extra=True)]
-    return [b for b in batches if last_kind.get(b.batch_id) in (None, "not_sent", "fatal")]
+    return [b for b in batches if (k := last_kind.get(b.batch_id)) is None or k in RESUMABLE_KINDS]
 
 
 def _resend_batches(ledger: Ledger, result: CampaignResult) -> list[Batch]:
@@ -194,10 +293,21 @@ def rebuild_result(
         _apply_reconciliation(result, rec)
     result.apply_delivery(ledger.delivery_records())
     status = ledger.status
-    result.status = status if status in ("running", "completed", "stopped", "halted") else "planned"  # type: ignore[assignment]
-    result.halt_reason = ledger.halt_reason
+    known_status = ("running", "completed", "incomplete", "stopped", "halted")
+    # completed/incomplete are recomputed: a reconcile since may have settled everyone.
+    result.conclude(status if status in known_status else "planned", ledger.halt_reason)
     result.started_at, result.finished_at = ledger.started_at, ledger.finished_at
+    result.active_seconds_before = _active_seconds(ledger)
     return result
+
+
+def _active_seconds(ledger: Ledger) -> float:
+    """Seconds the ledger's campaign spent sending, over all its finished sessions."""
+    active = getattr(ledger, "active_seconds", None)
+    if active is not None:
+        return float(active)
+    started, finished = ledger.started_at, ledger.finished_at
+    return finished - started if started is not None and finished is not None else 0.0
 
 
 def _in_flight(batch_id: int, started: float) -> Any:
@@ -233,7 +343,8 @@ def load_campaign(path: str | os.PathLike[str]) -> CampaignResult:
         if result.status == "running" and not ledger.writer_alive():
             result.status = "stopped"
             result.halt_reason = (
-                "the sending process ended unexpectedly; resume_campaign() continues it"
+                f"the sending process ended unexpectedly; resume continues it "
+                f"(itnio-campaign resume {ledger.path}, or resume_campaign() in Python)"
             )
         return result
 
@@ -288,52 +399,64 @@ async def reconcile_campaign(
     >>> # print(await reconcile_campaign("spring-promo.sqlite", client))
     """
     with Ledger.open(path, create=False) as ledger:
-        ledger.settle_in_flight()
-        result = rebuild_result(ledger)
-        now = time.time() if now is None else now
-        unknown = [int(p) for p in result.positions_in(UNKNOWN)]
-        if not unknown:
-            return ReconcileReport(0, 0, 0)
-        windows = _unknown_windows(ledger, unknown, margin_s)
-        oldest = now - SENT_RECORDS_RETENTION_DAYS * 86400 + 3600
-        decidable = {
-            p
-            for p, (lo, hi, _) in windows.items()
-            if hi + min_age_s - margin_s <= now and lo > oldest
-        }
-        notes = []
-        if len(decidable) < len(unknown):
-            notes.append(
-                f"{len(unknown) - len(decidable):,} are in requests younger than {min_age_s:g} s "
-                "or older than the provider's 90-day record retention: run reconcile again later "
-                "(or check them by hand)"
-            )
-        if not decidable:
-            return ReconcileReport(0, 0, len(unknown), notes=tuple(notes))
-        numbers = result.plan.recipients["number"].to_numpy()
-        wanted: dict[str, list[int]] = defaultdict(list)
-        for p in decidable:
-            wanted[str(numbers[p])].append(p)
-        # The campaign's whole window: first request's start to last one's end, ± margin.
-        first, last = _first_last(ledger)
-        lo = max(min(first - margin_s, *(windows[p][0] for p in decidable)), oldest)
-        hi = min(max(last + margin_s, *(windows[p][1] for p in decidable)), now)
-        known_ids = _known_msg_ids(ledger)
-        candidates: dict[str, list[tuple[float | None, str]]] = defaultdict(list)
-        scanned = 0
-        async for record in client.iter_sent_records(_dt(lo), _dt(max(hi, lo + 1))):
-            scanned += 1
-            if record.number in wanted and record.msg_id not in known_ids:
-                at = _epoch(record.receive_time)
-                candidates[record.number].append((at, record.msg_id))
-        entries = _match(decidable, windows, wanted, candidates, ledger.last_seq(), now)
-        ledger.record_reconciliation(entries)
-        found = sum(len(e.found) for e in entries)
-        missing = sum(len(e.missing) for e in entries)
-        return ReconcileReport(
-            found, missing, len(unknown) - found - missing, scanned, (_dt(lo), _dt(hi)),
-            tuple(notes),
-        )  # fmt: skip
+        return await _reconcile(ledger, client, margin_s=margin_s, min_age_s=min_age_s, now=now)
+
+
+async def _reconcile(
+    ledger: Ledger,
+    client: AsyncClient,
+    *,
+    margin_s: float = DEFAULT_MARGIN_S,
+    min_age_s: float = 60.0,
+    now: float | None = None,
+) -> ReconcileReport:
+    """:func:`reconcile_campaign` on a ledger already open for writing."""
+    ledger.settle_in_flight()
+    result = rebuild_result(ledger)
+    now = time.time() if now is None else now
+    unknown = [int(p) for p in result.positions_in(UNKNOWN)]
+    if not unknown:
+        return ReconcileReport(0, 0, 0)
+    windows = _unknown_windows(ledger, unknown, margin_s)
+    oldest = now - SENT_RECORDS_RETENTION_DAYS * 86400 + 3600
+    decidable = {
+        p
+        for p, (lo, hi, _) in windows.items()
+        if hi + min_age_s - margin_s <= now and lo > oldest
+    }
+    notes = []
+    if len(decidable) < len(unknown):
+        notes.append(
+            f"{len(unknown) - len(decidable):,} are in requests younger than {min_age_s:g} s "
+            "or older than the provider's 90-day record retention: run reconcile again later "
+            "(or check them by hand)"
+        )
+    if not decidable:
+        return ReconcileReport(0, 0, len(unknown), notes=tuple(notes))
+    numbers = result.plan.recipients["number"].to_numpy()
+    wanted: dict[str, list[int]] = defaultdict(list)
+    for p in decidable:
+        wanted[str(numbers[p])].append(p)
+    # The campaign's whole window: first request's start to last one's end, ± margin.
+    first, last = _first_last(ledger)
+    lo = max(min(first - margin_s, *(windows[p][0] for p in decidable)), oldest)
+    hi = min(max(last + margin_s, *(windows[p][1] for p in decidable)), now)
+    known_ids = _known_msg_ids(ledger)
+    candidates: dict[str, list[tuple[float | None, str]]] = defaultdict(list)
+    scanned = 0
+    async for record in client.iter_sent_records(_dt(lo), _dt(max(hi, lo + 1))):
+        scanned += 1
+        if record.number in wanted and record.msg_id not in known_ids:
+            at = _epoch(record.receive_time)
+            candidates[record.number].append((at, record.msg_id))
+    entries = _match(decidable, windows, wanted, candidates, ledger.last_seq(), now)
+    ledger.record_reconciliation(entries)
+    found = sum(len(e.found) for e in entries)
+    missing = sum(len(e.missing) for e in entries)
+    return ReconcileReport(
+        found, missing, len(unknown) - found - missing, scanned, (_dt(lo), _dt(hi)),
+        tuple(notes),
+    )  # fmt: skip
 
 
 def _match(
@@ -376,7 +499,8 @@ def _unknown_windows(
     batches = {b.batch_id: b for b in ledger.batches()}
     out: dict[int, tuple[float, float, int]] = {}
     for outcome in ledger.outcomes():  # later outcomes win, as when the result was built
-        if outcome.kind != "unknown":
+        # "unknown" requests, and accepted ones whose answer did not say which numbers
+        if outcome.kind not in ("unknown", "accepted"):
             continue
         end = outcome.finished_at
         if outcome.code == IN_FLIGHT_CODE:  # settled after a crash: finished_at is not real
@@ -416,6 +540,7 @@ def _dt(epoch: float) -> datetime:
 
 
 __all__ = [
+    "AlreadySentError",
     "LedgerError",
     "ReconcileReport",
     "load_campaign",
@@ -424,4 +549,5 @@ __all__ = [
     "resumable_batches",
     "resume_campaign",
     "send_with_ledger",
+    "sent_ledgers",
 ]

@@ -10,6 +10,7 @@ A :class:`CampaignResult` is a pure function of the plan and the ordered list of
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,17 +22,19 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import pandas as pd
 
-from .errors import describe
+from .errors import OUTCOME_KINDS, OutcomeKind, describe
 from .models import (
     ACCEPTED_STATES,
     ALL_STATES,
     DELIVERED,
+    MISSING,
     PENDING,
     READY,
     REJECTED,
     SENDING,
     SUBMITTED,
     UNDELIVERED,
+    UNFINISHED_STATES,
     UNKNOWN,
     Batch,
     DeliveryRecord,
@@ -49,8 +52,9 @@ class PlanLike(Protocol):
     def summary(self) -> Any: ...
 
 
-OutcomeKind = Literal["accepted", "rejected", "unknown", "not_sent", "fatal"]
-CampaignStatus = Literal["planned", "running", "completed", "stopped", "halted"]
+#: ``incomplete``: the run ended by itself but left recipients ``pending``, ``unknown`` or
+#: ``missing`` (see :attr:`CampaignResult.remaining`); ``completed`` means nobody is left.
+CampaignStatus = Literal["planned", "running", "completed", "incomplete", "stopped", "halted"]
 
 #: Outcome columns added to the user's frame, in order.
 OUTCOME_COLUMNS = (
@@ -67,6 +71,52 @@ OUTCOME_COLUMNS = (
     "delivery_status",
     "delivered_at",
 )
+
+
+@dataclass(frozen=True)
+class OutcomeColumns:
+    """The names the outcome columns got in :attr:`CampaignResult.frame`.
+
+    The rule: an outcome column keeps its plain name (``state``) unless your frame already
+    has a column of that name; then it is ``sms_state``; if that is taken too, ``sms_state_2``,
+    ``sms_state_3``, ... Your columns are never renamed or overwritten.
+
+    >>> OutcomeColumns.for_frame(["phone", "state", "sms_state"]).state
+    'sms_state_2'
+    >>> OutcomeColumns.for_frame(["phone"]).state
+    'state'
+    """
+
+    number: str
+    order_id: str
+    content: str
+    encoding: str
+    segments: str
+    state: str
+    msg_id: str
+    reason: str
+    batch: str
+    submitted_at: str
+    delivery_status: str
+    delivered_at: str
+
+    @classmethod
+    def for_frame(cls, user_columns: Iterable[Any]) -> OutcomeColumns:
+        taken = {str(c) for c in user_columns}
+        names = []
+        for column in OUTCOME_COLUMNS:
+            name, k = column, 1
+            while name in taken:
+                k += 1
+                name = f"sms_{column}" if k == 2 else f"sms_{column}_{k - 1}"
+            taken.add(name)
+            names.append(name)
+        return cls(*names)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dataclasses.astuple(self))
+
+
 _FROM_PLAN = ("number", "order_id", "content", "encoding", "segments")
 _DELIVERY_STATE = {"delivered": DELIVERED, "undelivered": UNDELIVERED, "sending": SENDING}
 
@@ -165,6 +215,7 @@ class ResultSummary:
     charged_cost: Decimal | None = None
     currency: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    notice: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -182,11 +233,14 @@ class ResultSummary:
             "estimated_cost": self.estimated_cost,
             "charged_cost": self.charged_cost,
             "currency": self.currency,
+            "notice": self.notice,
             **self.extra,
         }
 
     def _lines(self) -> list[tuple[str, str]]:
-        lines = [("status", self.status + (f" ({self.halt_reason})" if self.halt_reason else ""))]
+        lines = [("note", self.notice)] if self.notice else []
+        why = f" ({self.halt_reason})" if self.halt_reason else ""
+        lines.append(("status", self.status + why))
         lines.append(("rows", f"{self.rows:,}"))
         lines += [(f"  {state}", f"{n:,}") for state, n in self.counts.items()]
         lines += [
@@ -246,8 +300,14 @@ class CampaignResult:
         self.outcomes: list[BatchOutcome] = []
         self.status: CampaignStatus = "planned"
         self.halt_reason: str | None = None
-        self.started_at: float | None = None
-        self.finished_at: float | None = None
+        self.started_at: float | None = None  # the first sending session's start
+        self.finished_at: float | None = None  # the last sending session's end
+        #: Seconds spent sending in earlier sessions (a resumed campaign, from its ledger),
+        #: and when the current session started: wall time counts only sending time.
+        self.active_seconds_before = 0.0
+        self.session_started_at: float | None = None
+        #: One line for the user about this result (e.g. "already complete: nothing sent").
+        self.notice: str | None = None
         self.retries = 0
         self._stopper = stopper or Stopper()
 
@@ -276,7 +336,11 @@ class CampaignResult:
         return list(self._batches.values())
 
     def apply_outcome(self, outcome: BatchOutcome) -> None:
-        """Set the state of every recipient of ``outcome``'s request (join by orderId)."""
+        """Set the state of every recipient of ``outcome``'s request.
+
+        What each kind means for its recipients is :data:`~itnio_campaign.errors.OUTCOME_KINDS`;
+        accepted answers are joined number by number (:meth:`_apply_accepted`).
+        """
         batch = self._batches[outcome.batch_id]
         self.outcomes.append(outcome)
         self.retries += max(outcome.attempts - 1, 0)
@@ -284,31 +348,54 @@ class CampaignResult:
         self._batch[pos] = batch.batch_id
         if outcome.kind == "accepted":
             self._apply_accepted(batch, pos, outcome)
-        elif outcome.kind == "rejected":
-            self._state[pos] = REJECTED
-            self._reason[pos] = outcome.describe()
-        elif outcome.kind == "unknown":
-            self._state[pos] = UNKNOWN
+            return
+        state, _ = OUTCOME_KINDS[outcome.kind]
+        self._state[pos] = state
+        if state == UNKNOWN:
             self._reason[pos] = f"fate unknown ({outcome.describe()}); run reconcile"
-        else:  # not_sent / fatal: provably not accepted, resumable
-            self._state[pos] = PENDING
+        elif state == PENDING:
             self._reason[pos] = f"not sent: {outcome.describe()}"
+        else:
+            self._reason[pos] = outcome.describe()
 
     def _apply_accepted(self, batch: Batch, pos: np.ndarray, outcome: BatchOutcome) -> None:
+        """Join an accepted answer on (orderId, number); never call a row rejected unless the
+        answer proves it.
+
+        The provider lists only the numbers it accepted. A row missing from the list is
+        ``rejected`` only when the list accounts for every accepted number (its length is the
+        ``success`` count and each entry matched one row of this request). When the answer
+        says more were accepted than it lists (no ``array``, numbers echoed in another format
+        without orderIds), the unmatched rows are ``submitted`` without a msgId if the
+        provider accepted the whole request, else ``unknown`` (reconcile settles them).
+        """
         acc = outcome.accepted
-        order_ids = batch.order_ids
-        if acc.order_ids == order_ids:  # the usual answer: all accepted, in request order
-            rows: Sequence[int] = batch.positions
+        if acc.order_ids == batch.order_ids and acc.numbers == batch.numbers:
+            rows: Sequence[int] = batch.positions  # the usual answer: all, in request order
         else:
-            rows, keep = self._rows_of(batch, order_ids, acc)
+            rows, keep = _match_answer(batch, acc)
             acc = Accepted(*(tuple(col[i] for i in keep) for col in (
                 acc.order_ids, acc.numbers, acc.msg_ids)))  # fmt: skip
-        if len(rows) < len(pos):
-            refused = outcome.fail or (len(pos) - len(rows))
-            self._state[pos] = REJECTED
-            self._reason[pos] = (
-                f"refused by the provider ({refused} of {len(pos)} numbers in the request failed)"
-            )
+        size = len(pos)
+        if len(rows) < size:
+            accepted = max(outcome.success, len(outcome.accepted))
+            unmatched = accepted - len(rows)
+            if unmatched <= 0:  # the answer names every accepted number: the rest were refused
+                self._state[pos] = REJECTED
+                self._reason[pos] = (
+                    f"refused by the provider ({size - len(rows)} of {size} numbers "
+                    "in the request failed)"
+                )
+            elif accepted >= size:  # all accepted, some without a usable msgId
+                self._state[pos] = SUBMITTED
+                self._reason[pos] = "accepted; the provider's answer gave no msgId for it"
+                self._submitted_at[pos] = outcome.finished_at
+            else:
+                self._state[pos] = UNKNOWN
+                self._reason[pos] = (
+                    f"the provider accepted {accepted} of {size} numbers but its answer does "
+                    "not say which; run reconcile"
+                )
         if len(rows):
             idx = np.fromiter(rows, dtype=np.int64, count=len(rows))
             self._state[idx] = SUBMITTED
@@ -316,27 +403,6 @@ class CampaignResult:
             self._msg_id[idx] = acc.msg_ids
             self._submitted_at[idx] = outcome.finished_at
             self._row_of_msg = None  # rebuilt from the msgId column when needed
-
-    @staticmethod
-    def _rows_of(
-        batch: Batch, order_ids: tuple[str, ...], acc: Accepted
-    ) -> tuple[list[int], list[int]]:
-        """Rows of the accepted numbers by orderId (by number where no orderId came back),
-        and the indexes into ``acc`` that matched a row of this request."""
-        by_order = dict(zip(order_ids, batch.positions, strict=True))
-        by_number: dict[str, int] | None = None
-        rows: list[int] = []
-        keep: list[int] = []
-        for i, (order_id, number, _) in enumerate(acc):
-            row = by_order.get(order_id) if order_id else None
-            if row is None:  # provider omitted the orderId: fall back to the number
-                if by_number is None:
-                    by_number = dict(zip(batch.numbers, batch.positions, strict=True))
-                row = by_number.get(number)
-            if row is not None:
-                rows.append(row)
-                keep.append(i)
-        return rows, keep
 
     def mark(self, positions: Sequence[int], state: str, reason: str | None = None) -> None:
         """Set ``state`` for rows (used by reconcile: ``missing`` / ``submitted``)."""
@@ -386,9 +452,42 @@ class CampaignResult:
         return self._state
 
     @property
+    def columns(self) -> OutcomeColumns:
+        """Where each outcome is in :attr:`frame`: ``result.frame[result.columns.state]``."""
+        return OutcomeColumns.for_frame(self.plan.source.columns)
+
+    @property
     def outcome_columns(self) -> list[str]:
-        taken = set(map(str, self.plan.source.columns))
-        return [f"sms_{c}" if c in taken else c for c in OUTCOME_COLUMNS]
+        """The outcome columns' names in :attr:`frame`, in the order of ``OUTCOME_COLUMNS``."""
+        return list(self.columns)
+
+    def remaining(self) -> dict[str, int]:
+        """Recipients not done: ``pending`` (resume sends them), ``unknown`` (reconcile
+        settles them) and ``missing`` (resend on request); zeros left out."""
+        return {s: n for s in UNFINISHED_STATES if (n := int((self._state == s).sum()))}
+
+    def conclude(self, status: str, reason: str | None) -> None:
+        """Set how the run ended. A run that ended by itself (``completed``) but leaves
+        anyone pending, unknown or missing is ``incomplete``, with the counts as its reason."""
+        self.status, self.halt_reason = status, reason  # type: ignore[assignment]
+        if status not in ("completed", "incomplete"):
+            return
+        left = self.remaining()
+        if not left:
+            self.status, self.halt_reason = "completed", None
+            return
+        self.status = "incomplete"
+        self.halt_reason = describe_remaining(left)
+
+    @property
+    def wall_time_s(self) -> float:
+        """Seconds spent sending, over every session (not the time between sessions)."""
+        wall = self.active_seconds_before
+        start = self.session_started_at
+        if start is not None:
+            end = self.finished_at if self.finished_at and self.finished_at >= start else _now()
+            wall += end - start
+        return wall
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -420,9 +519,7 @@ class CampaignResult:
 
     def summary(self) -> ResultSummary:
         """Counts by state (adding up to the rows), requests, retries, time and speed."""
-        wall = 0.0
-        if self.started_at is not None:
-            wall = (self.finished_at or _now()) - self.started_at
+        wall = self.wall_time_s
         accepted_mask = np.isin(self._state, ACCEPTED_STATES)
         accepted = int(accepted_mask.sum())
         plan_summary = self.plan.summary()
@@ -440,6 +537,7 @@ class CampaignResult:
             finished_at=_to_datetime(self.finished_at),
             segments=int(np.asarray(self._segments)[accepted_mask].sum()),
             estimated_cost=estimated,
+            notice=self.notice,
         )
 
     def batches_frame(self) -> pd.DataFrame:
@@ -497,9 +595,60 @@ class CampaignResult:
         result.add_batches(extra_batches)
         for outcome in outcomes:
             result.apply_outcome(outcome)
-        result.status, result.halt_reason = status, halt_reason
+        result.conclude(status, halt_reason)
         result.started_at, result.finished_at = started_at, finished_at
+        if started_at is not None and finished_at is not None:
+            result.active_seconds_before = finished_at - started_at
         return result
+
+
+def _match_answer(batch: Batch, acc: Accepted) -> tuple[list[int], list[int]]:
+    """Rows of ``batch`` named by the answer's entries, matched on (orderId, number), and the
+    indexes of the entries that matched.
+
+    An entry with an orderId matches the row with that orderId only if the numbers agree
+    (compared as digits, so ``+91...`` matches ``91...``); an entry without an orderId matches
+    the one row with its number. No row is matched twice.
+    """
+    numbers = [_digits(n) for n in batch.numbers]
+    by_order = {o: i for i, o in enumerate(batch.order_ids) if o}
+    by_number: dict[str, list[int]] = {}
+    for j, n in enumerate(numbers):
+        by_number.setdefault(n, []).append(j)
+    taken: set[int] = set()
+    rows: list[int] = []
+    keep: list[int] = []
+    for k, (order_id, number, _) in enumerate(acc):
+        digits = _digits(number)
+        i: int | None
+        if order_id:
+            i = by_order.get(order_id)
+            if i is None or (digits and numbers[i] != digits):
+                continue
+        else:
+            i = next((j for j in by_number.get(digits, ()) if j not in taken), None)
+        if i is None or i in taken:
+            continue
+        taken.add(i)
+        rows.append(batch.positions[i])
+        keep.append(k)
+    return rows, keep
+
+
+def _digits(number: str) -> str:
+    """A number as its digits without an international prefix: ``+91 98`` -> ``9198``."""
+    digits = "".join(ch for ch in str(number) if ch.isdigit())
+    return digits[2:] if str(number).lstrip().startswith("00") else digits
+
+
+def describe_remaining(left: Mapping[str, int]) -> str:
+    """``{"pending": 1000, "unknown": 5}`` -> "1,000 pending (not sent yet), 5 unknown (...)"."""
+    why = {
+        PENDING: "not sent yet: resume sends them",
+        UNKNOWN: "fate unknown: reconcile settles them",
+        MISSING: "proven never accepted: resume with resend_missing sends them",
+    }
+    return "; ".join(f"{n:,} {state} ({why[state]})" for state, n in left.items())
 
 
 def _now() -> float:
@@ -519,6 +668,7 @@ __all__ = [
     "Accepted",
     "BatchOutcome",
     "CampaignResult",
+    "OutcomeColumns",
     "ResultSummary",
     "Stopper",
 ]

@@ -1,0 +1,257 @@
+"""The send engine: requests with bounded concurrency, rate limits, stop and auto-halt.
+
+It knows nothing of plans, results or ledgers: it sends :class:`~itnio_campaign.models.Batch`
+requests through an :class:`~itnio_campaign.client.AsyncClient`, records each one in a
+:class:`Journal` (any object with ``begin``/``complete``, e.g. the ledger) before and after it
+leaves, and reports every :class:`~itnio_campaign.result.BatchOutcome` to a callback.
+The campaign layer (:mod:`itnio_campaign.runner`, :mod:`itnio_campaign.recovery`) sits on top.
+
+How to send is one frozen value, :class:`SendOptions`, built once and passed down unchanged.
+
+>>> SendOptions(concurrency=4, rate=200).concurrency
+4
+>>> SendOptions.of(None, rate=100).rate
+100.0
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .client import AsyncClient
+from .errors import RequestError, UsageError, outcome_kind
+from .models import Batch
+from .ratelimit import RateLimiter
+from .result import Accepted, BatchOutcome, Stopper
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SendOptions:
+    """How a campaign is sent; one value from the API, the CLI and the form alike.
+
+    ``concurrency``: requests in flight. ``rate``: at most this many numbers (SMS) per
+    second; ``request_rate``: at most this many requests per second (the provider's
+    limit is not documented). ``max_failed_batches``: halt after this many failed requests
+    in a row (None: never). ``progress``: show a progress bar.
+
+    >>> SendOptions(concurrency=0)
+    Traceback (most recent call last):
+    ...
+    itnio_campaign.errors.UsageError: concurrency must be a whole number of at least 1, not 0
+    """
+
+    concurrency: int = 8
+    rate: float | None = None
+    request_rate: float | None = None
+    max_failed_batches: int | None = 5
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.concurrency, bool) or not isinstance(self.concurrency, int):
+            raise UsageError(f"concurrency must be a whole number, not {self.concurrency!r}")
+        if self.concurrency < 1:
+            raise UsageError(
+                f"concurrency must be a whole number of at least 1, not {self.concurrency}"
+            )
+        for name in ("rate", "request_rate"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise UsageError(f"{name} must be a positive number per second, not {value!r}")
+            object.__setattr__(self, name, float(value))
+        mfb = self.max_failed_batches
+        if mfb is not None and (isinstance(mfb, bool) or not isinstance(mfb, int) or mfb < 1):
+            raise UsageError(f"max_failed_batches must be at least 1 or None, not {mfb!r}")
+
+    @classmethod
+    def of(cls, options: SendOptions | None = None, **overrides: Any) -> SendOptions:
+        """``options`` (or the defaults) with the keyword arguments that are not None applied.
+
+        An unknown keyword is a UsageError naming the valid ones.
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            valid = ", ".join(sorted(names))
+            raise UsageError(f"unknown send option {', '.join(unknown)}; the options are {valid}")
+        base = options if options is not None else cls()
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return dataclasses.replace(base, **given) if given else base
+
+    def describe(self) -> dict[str, Any]:
+        """The options as plain values (for the summary, the ledger and the report)."""
+        return {
+            "concurrency": self.concurrency,
+            "rate": self.rate,
+            "request_rate": self.request_rate,
+            "max_failed_batches": self.max_failed_batches,
+        }
+
+
+class Journal(Protocol):
+    """Where requests are recorded before and after they are made (the ledger is one)."""
+
+    def begin(self, batch: Batch, started_at: float) -> None: ...
+
+    def complete(self, outcome: BatchOutcome) -> None: ...
+
+
+@dataclass
+class SendBatchesReport:
+    """What :func:`send_batches` did: the outcomes, and why it ended."""
+
+    outcomes: list[BatchOutcome] = field(default_factory=list)
+    status: str = "completed"
+    halt_reason: str | None = None
+
+
+async def send_batches(
+    client: AsyncClient,
+    batches: Sequence[Batch],
+    *,
+    options: SendOptions | None = None,
+    journal: Journal | None = None,
+    on_outcome: Callable[[Batch, BatchOutcome], None] | None = None,
+    stop: Stopper | None = None,
+    **option_overrides: Any,
+) -> SendBatchesReport:
+    """Send ``batches`` with at most ``options.concurrency`` requests in flight.
+
+    A fatal answer (-1, -2, -10, -13, a redirect) or ``max_failed_batches`` consecutive
+    failed requests stop new requests (status ``halted``); ``stop.stop()`` ends it as
+    ``stopped``. Requests already in flight always finish and are reported. Keyword
+    options (``concurrency=4``) override ``options``.
+
+    >>> # report = await send_batches(client, build_batches(df, content="Hi"), concurrency=4)
+    >>> # join_responses(df, batches, report.outcomes)
+    """
+    opts = SendOptions.of(options, **option_overrides)
+    report = SendBatchesReport()
+    limiters = [
+        (RateLimiter(r), per_number)
+        for r, per_number in ((opts.rate, True), (opts.request_rate, False))
+        if r is not None
+    ]
+    queue = iter(batches)
+    failed_in_row = 0
+    lock = asyncio.Lock()  # guards `queue` and the halt decision
+
+    def halt(reason: str) -> None:
+        if report.status == "completed":
+            report.status, report.halt_reason = "halted", reason
+
+    def stopped() -> bool:
+        if stop is not None and stop.stopped:
+            report.status = "stopped" if report.status == "completed" else report.status
+            return True
+        return False
+
+    async def next_batch() -> Batch | None:
+        async with lock:
+            if report.status != "completed" or stopped():
+                return None
+            batch = next(queue, None)
+            if batch is None:
+                return None
+            for limiter, per_number in limiters:
+                await limiter.acquire(batch.size if per_number else 1)
+            # The limiter may have waited: a stop pressed meanwhile wins.
+            return None if stopped() else batch
+
+    async def worker() -> None:
+        nonlocal failed_in_row
+        while (batch := await next_batch()) is not None:
+            started = time.time()
+            if journal is not None:
+                journal.begin(batch, started)
+            try:
+                outcome = await send_one(client, batch, started)
+            except asyncio.CancelledError:
+                outcome = BatchOutcome(
+                    batch.batch_id, "unknown", "interrupted", "cancelled while in flight",
+                    1, started, time.time(),
+                )  # fmt: skip
+                record(outcome, batch)
+                raise
+            record(outcome, batch)
+            if outcome.kind == "fatal":
+                halt(outcome.describe())
+            failed_in_row = failed_in_row + 1 if outcome.failed else 0
+            if opts.max_failed_batches and failed_in_row >= opts.max_failed_batches:
+                halt(f"{failed_in_row} requests in a row failed; last: {outcome.describe()}")
+
+    def record(outcome: BatchOutcome, batch: Batch) -> None:
+        if journal is not None:
+            journal.complete(outcome)
+        report.outcomes.append(outcome)
+        if on_outcome is not None:
+            on_outcome(batch, outcome)
+
+    workers = [asyncio.create_task(worker()) for _ in range(min(opts.concurrency, len(batches)))]
+    try:
+        await asyncio.gather(*workers)
+    finally:
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+    return report
+
+
+async def send_one(client: AsyncClient, batch: Batch, started: float) -> BatchOutcome:
+    """Make one request and turn its answer or error into a BatchOutcome."""
+    try:
+        if batch.endpoint == "sendSms":
+            item = batch.items[0]
+            sent = await client.send_sms(
+                item.numbers, item.content, sender_id=item.sender_id, order_ids=item.order_ids
+            )
+        else:
+            sent = await client.send_sms_batch(batch.items)
+    except RequestError as exc:
+        kind = outcome_kind(exc)
+        log.warning("request %d: %s (%s)", batch.batch_id, kind, exc)
+        return BatchOutcome(
+            batch.batch_id, kind, exc.code, exc.reason, exc.attempts, started, time.time()
+        )
+    except UsageError as exc:  # a limit the plan should have kept: refuse, do not crash
+        return BatchOutcome(batch.batch_id, "rejected", "client", str(exc), 0, started, time.time())
+    return BatchOutcome(
+        batch.batch_id,
+        "accepted",
+        "0",
+        sent.reason,
+        sent.attempts,
+        started,
+        time.time(),
+        success=sent.success,
+        fail=sent.fail,
+        accepted=Accepted(sent.order_ids, sent.numbers, sent.msg_ids),
+    )
+
+
+def progress_bar(total: int, enabled: bool, desc: str) -> Any:
+    """A tqdm.auto bar counting SMS (a widget in Jupyter, text in a terminal), or None."""
+    if not enabled or total == 0:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="SMS", desc=desc, smoothing=0.1)
+
+
+__all__ = [
+    "Journal",
+    "SendBatchesReport",
+    "SendOptions",
+    "progress_bar",
+    "send_batches",
+    "send_one",
+]
