@@ -30,7 +30,8 @@ from .config import MAX_SENDER_ID_CHARS, Credentials
 from .contacts import guess_number_column, read_numbers
 from .errors import ItnioError, UsageError
 from .message import count_segments_cached, render_frame, template_fields
-from .result import OUTCOME_COLUMNS, CampaignResult, Stopper
+from .models import FAILURE_STATES
+from .result import CampaignResult, Stopper
 
 _NO_COLUMN = ""  # the orderId picker's "none" (a Dropdown's None means "nothing selected")
 #: Rows the live counter renders at most (keystrokes must stay instant on big frames).
@@ -211,6 +212,10 @@ class CampaignForm:
         self._ready = 0
         self.plan_number_col: Any = None
         self._sent: set[str] = set()  # fingerprints of plans sent from this form
+        #: The earlier campaign of the dry-run plan that Send continues (its ledger), if any.
+        self._continues: Path | None = None
+        self._left_to_send = 0
+        self._previous_counts: dict[str, int] = {}
         self._suppress_upload: list[str] = []
         self._suppress_optouts: list[str] = []
         self._busy = False
@@ -269,6 +274,13 @@ class CampaignForm:
         self.summary = w.HTML()
         self.skipped = w.HTML()
         self.confirm = w.Checkbox(value=False, description="Send 0 SMS now", indent=False)
+        self.send_again = w.Checkbox(
+            value=False,
+            description="Send again to everyone (also those who already got it)",
+            indent=False,
+            layout=wide,
+        )
+        self.campaign_note = w.HTML()
         self.send_button = w.Button(description="Send", button_style="danger", icon="paper-plane")
         self.stop_button = w.Button(description="Stop", button_style="warning", icon="stop")
         self.progress = w.IntProgress(value=0, min=0, max=1, description="Sent")
@@ -289,6 +301,7 @@ class CampaignForm:
             (self.use_optouts, "itnio-optouts"), (self.suppress_note, "itnio-suppress-note"),
             (self.dry_run_button, "itnio-dryrun"), (self.summary, "itnio-summary"),
             (self.skipped, "itnio-skipped"), (self.confirm, "itnio-confirm"),
+            (self.send_again, "itnio-send-again"), (self.campaign_note, "itnio-campaign-note"),
             (self.send_button, "itnio-send"), (self.stop_button, "itnio-stop"),
             (self.progress, "itnio-progress"), (self.progress_label, "itnio-progress-label"),
             (self.result_html, "itnio-result"), (self.refresh_button, "itnio-refresh"),
@@ -313,7 +326,8 @@ class CampaignForm:
                 section("Suppression", w.HBox([self.upload, self.use_optouts]),
                         self.suppress_note),
                 section("Dry run", self.dry_run_button, self.summary, self.skipped),
-                section("Send", self.confirm, w.HBox([self.send_button, self.stop_button]),
+                section("Send", self.campaign_note, self.confirm, self.send_again,
+                        w.HBox([self.send_button, self.stop_button]),
                         self.progress, self.progress_label),
                 section("Result", self.result_html,
                         w.HBox([self.refresh_button, self.export_button]), self.download,
@@ -331,6 +345,7 @@ class CampaignForm:
         self.content.observe(lambda _: self._invalidate(), names="value")
         self.upload.observe(lambda _: self._on_upload(), names="value")
         self.confirm.observe(lambda _: self._update_send_state(), names="value")
+        self.send_again.observe(lambda _: self._on_send_again(), names="value")
         for col, button in zip(self.df.columns, self.placeholder_buttons, strict=True):
             button.on_click(lambda _, c=str(col): self.insert_placeholder(c))
         self.use_optouts.on_click(lambda _: self._start("optout_task", self._fetch_optouts()))
@@ -482,11 +497,10 @@ class CampaignForm:
         self.plan_number_col = self.number_col.value
         self.summary.value = self._plan_summary_html(summary)
         self.skipped.value = self._skipped_html(plan)
-        n = self._ready_count()
+        self._find_campaign(plan)
         self.confirm.value = False
-        again = " (again: this plan was sent before)" if plan.fingerprint in self._sent else ""
-        self.confirm.description = f"Send {n:,} SMS now{again}"
-        self._update_send_state()
+        self._show_campaign()
+        n = self._ready_count()
         if self.credentials is not None and n:
             self._start("balance_task", self._check_balance(plan, key))
 
@@ -513,7 +527,56 @@ class CampaignForm:
         )
 
     def _ready_count(self) -> int:
-        return 0 if self.plan is None else self._ready
+        """How many SMS Send would send now: the plan's ready rows, or, when it continues an
+        earlier campaign of this plan, the ones that campaign has not sent yet."""
+        if self.plan is None:
+            return 0
+        if self._continues is not None and not self.send_again.value:
+            return self._left_to_send
+        return self._ready
+
+    def _find_campaign(self, plan: Any) -> None:
+        """Is this plan already (partly) sent from this form's ledger folder? Then Send
+        continues that campaign, never starts a second one (unless "send again")."""
+        from .recovery import load_campaign, sent_ledgers
+
+        self._continues, self._left_to_send = None, 0
+        if self.ledger_dir is not None:
+            earlier = sent_ledgers(self.ledger_dir, plan.fingerprint)
+            if earlier:
+                previous = load_campaign(earlier[0])
+                self._continues = earlier[0]
+                self._left_to_send = int(previous.remaining().get("pending", 0))
+                self._previous_counts = previous.counts()
+        elif plan.fingerprint in self._sent:  # no ledger: nothing to continue from
+            self._continues = Path("(this form, without a ledger)")
+            self._previous_counts = {}
+
+    def _show_campaign(self) -> None:
+        """The Send section's words: a new campaign, a continuation, or a send to everyone."""
+        n = self._ready_count()
+        if self._continues is None or self.plan is None:
+            self.campaign_note.value = ""
+            self.confirm.description = f"Send {n:,} SMS now"
+        elif self.send_again.value:
+            self.campaign_note.value = _note(
+                f"This campaign was sent before ({self._continues.name}). Sending again "
+                f"sends it to all {n:,} recipients, also those who already got it.", "warn"
+            )  # fmt: skip
+            self.confirm.description = f"Send {n:,} SMS again to everyone"
+        else:
+            done = ", ".join(f"{k} {v:,}" for k, v in self._previous_counts.items())
+            self.campaign_note.value = _note(
+                f"This plan was already sent from {self._continues.name} ({done}). Send "
+                f"continues that campaign: only the {n:,} not sent yet."
+                + ("" if n else " Nobody is left to send."), "info" if n else "ok"
+            )  # fmt: skip
+            self.confirm.description = f"Send the {n:,} not sent yet"
+        self._update_send_state()
+
+    def _on_send_again(self) -> None:
+        self.confirm.value = False
+        self._show_campaign()
 
     async def _check_balance(self, plan: Any, key: tuple[Any, ...]) -> None:
         from .client import AsyncClient
@@ -542,7 +605,10 @@ class CampaignForm:
         )
 
     def _update_send_state(self) -> None:
-        planned = self.dry_run_current() and self._ready_count() > 0
+        no_ledger_repeat = (
+            self.ledger_dir is None and self._continues is not None and not self.send_again.value
+        )  # sent from this form without a ledger: only "send again" can send it
+        planned = self.dry_run_current() and self._ready_count() > 0 and not no_ledger_repeat
         can_send = planned and self.credentials is not None and not self._busy
         self.confirm.disabled = not can_send
         if not can_send and self.confirm.value:
@@ -576,28 +642,44 @@ class CampaignForm:
         self.result_html.value = self.failures.value = self.download.value = ""
         self._sent.add(self.plan.fingerprint)
         self._planned_key = None  # sending again needs a new dry run and confirmation
+        send_again = bool(self.send_again.value)
+        self.send_again.value = False
         self._update_send_state()
-        self._start("sending_task", self._send(self.plan))
+        self._start("sending_task", self._send(self.plan, send_again))
 
-    async def _send(self, plan: Any) -> None:
+    def _ledger_for(self, plan: Any, send_again: bool) -> Path | None:
+        """The ledger Send uses: the earlier campaign's (continue it), or a new one."""
+        if self.ledger_dir is None:
+            return None
+        if self._continues is not None and not send_again:
+            return self._continues
+        self.ledger_dir.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = self.ledger_dir / f"campaign-{stamp}-{plan.fingerprint[:8]}.sqlite"
+        n = 1
+        while path.exists():
+            n += 1
+            path = path.with_name(f"campaign-{stamp}-{plan.fingerprint[:8]}-{n}.sqlite")
+        return path
+
+    async def _send(self, plan: Any, send_again: bool = False) -> None:
         from .client import AsyncClient
         from .runner import send_campaign
 
         assert self.credentials is not None
-        ledger = None
-        if self.ledger_dir is not None:
-            self.ledger_dir.mkdir(parents=True, exist_ok=True)
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            ledger = self.ledger_dir / f"campaign-{stamp}-{id(plan) % 10_000:04d}.sqlite"
-            self.ledger_path = ledger
+        ledger = self._ledger_for(plan, send_again)
+        self.ledger_path = ledger
         try:
             async with AsyncClient(self.credentials, self.client_settings) as client:
                 result = await send_campaign(
                     plan, client, concurrency=self.concurrency, rate=self.rate, progress=False,
                     ledger=ledger, on_progress=self._on_progress, stopper=self._stopper,
+                    send_again=send_again,
                 )  # fmt: skip
             self.result = result
             self._show_result()
+            if result.notice:
+                self.campaign_note.value = _note(result.notice, "info")
             if result.status == "halted":
                 self._error(f"Sending halted: {result.halt_reason}")
         finally:
@@ -630,13 +712,12 @@ class CampaignForm:
         self.result_html.value = head + summary._repr_html_()
         self.progress.bar_style = "success" if result.status == "completed" else "warning"
         frame = result.frame
-        state_col = _outcome_col(result, "state")
-        bad = frame[frame[state_col].isin(("rejected", "unknown", "pending", "missing",
-                                            "undelivered"))]  # fmt: skip
+        names = result.columns
+        bad = frame[frame[names.state].isin(FAILURE_STATES)]
         if bad.empty:
             self.failures.value = _note("No failures.", "ok")
         else:
-            cols = [_outcome_col(result, c) for c in ("number", "state", "reason")]
+            cols = [names.number, names.state, names.reason]
             self.failures.value = f"<div>Failures ({len(bad):,}):</div>" + _table_html(bad[cols])
 
     async def _refresh(self) -> None:
@@ -717,11 +798,6 @@ class CampaignForm:
                 if secret:
                     text = text.replace(secret, "***")
         return text
-
-
-def _outcome_col(result: CampaignResult, name: str) -> str:
-    """The frame's name of outcome column ``name`` (``sms_``-prefixed on a clash)."""
-    return result.outcome_columns[OUTCOME_COLUMNS.index(name)]
 
 
 __all__ = [
