@@ -7,19 +7,26 @@ Real loopback servers: a "front" that answers every request with a redirect, and
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from aiohttp import web
 from conftest import FAST_SETTINGS
+from crash_worker import build_plan
 
 from itnio_campaign.client import AsyncClient
 from itnio_campaign.config import Credentials
 from itnio_campaign.errors import FatalApiError, RedirectError
+from itnio_campaign.recovery import resume_campaign
+from itnio_campaign.runner import send_campaign
+from itnio_campaign.sandbox import DEMO_API_KEY, DEMO_API_SECRET, DEMO_APP_ID, Sandbox
 
 KEY, SECRET, APP = "live-key-7Qx9", "live-secret-Zr42", "app-1"
 REDIRECTS = [301, 302, 307, 308]
+DEMO = (DEMO_API_KEY, DEMO_API_SECRET, DEMO_APP_ID)
 
 
 @dataclass
@@ -99,7 +106,7 @@ async def test_get_endpoint_redirect_is_not_followed_and_not_retried(status: int
         creds = Credentials(KEY, SECRET, APP, base_url=f"{front}/sms")
         async with AsyncClient(creds, FAST_SETTINGS) as client:
             # getBalance is read-only, so it retries ambiguous failures: never a redirect.
-            with pytest.raises(RedirectError, match="redirect to " + location):
+            with pytest.raises(RedirectError, match=re.escape(f"redirect to {location} ")):
                 await client.get_balance()
             assert (client.requests, client.retries) == (1, 0)
     assert other_seen.requests == []
@@ -127,3 +134,32 @@ async def test_redirect_error_text_carries_no_secret() -> None:
         assert KEY not in text and SECRET not in text and sign not in text
     assert err.location.startswith(f"{other}/steal/")  # the host is still named
     assert other_seen.requests == []
+
+
+async def test_campaign_halts_on_redirect_and_resumes_once_the_base_url_is_fixed(
+    tmp_path: Path,
+) -> None:
+    """The base URL points at a host that redirects to the real API (here: the sandbox)."""
+    plan = build_plan(2500)  # three requests' worth
+    ready = int((plan.recipients["state"] == "ready").sum())
+    ledger = tmp_path / "campaign.sqlite"
+    front_seen = Seen()
+    async with Sandbox(seed=1, delivery_delay=(0.0, 0.0), reply_rate=0.0) as sb:
+        location = f"{sb.url}/sendSms"
+        async with loopback(redirecting(front_seen, 301, location)) as front:
+            wrong = Credentials(*DEMO, base_url=f"{front}/sms")
+            async with AsyncClient(wrong, FAST_SETTINGS) as client:
+                result = await send_campaign(
+                    plan, client, concurrency=1, progress=False, ledger=ledger
+                )
+        assert sb.requests == []  # the redirect was not followed to the real API
+        assert len(front_seen.requests) == 1  # halted at the first answer, no retry
+        assert result.status == "halted"
+        assert result.halt_reason is not None and location in result.halt_reason
+        assert "base URL" in result.halt_reason
+        assert len(result.positions_in("pending")) == ready  # nobody rejected or unknown
+
+        async with AsyncClient(sb.credentials, FAST_SETTINGS) as client:
+            resumed = await resume_campaign(ledger, client, progress=False)
+        assert len(resumed.positions_in("submitted")) == ready
+        assert max(sb.accept_counts().values()) == 1 and len(sb.accepted) == ready
