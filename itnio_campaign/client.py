@@ -8,7 +8,9 @@ One request loop (:meth:`AsyncClient._request`) owns signing and the retry polic
 * never retried for sends: anything else after the body left (read timeout, reset, other
   HTTP error, unparsable answer) raises :class:`~itnio_campaign.errors.AmbiguousError`
   carrying what was sent, so the campaign layer can mark those recipients ``unknown``;
-* read-only endpoints (reports, records, balance) are idempotent, so they retry those too.
+* read-only endpoints (reports, records, balance) are idempotent, so they retry those too;
+* redirects (HTTP 3xx) are never followed, on any endpoint, and never retried: they raise
+  :class:`~itnio_campaign.errors.RedirectError` (the base URL is wrong).
 
 Every documented limit is checked before any I/O and raises
 :class:`~itnio_campaign.errors.UsageError`.
@@ -31,6 +33,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from types import TracebackType
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
@@ -50,6 +53,7 @@ from .errors import (
     RETRY_HTTP_STATUSES,
     AmbiguousError,
     NotSentError,
+    RedirectError,
     UsageError,
     api_error,
 )
@@ -384,9 +388,15 @@ class AsyncClient:
         policy = self.settings.retry
         headers = self.credentials.headers(int(self._clock()))
         try:
+            # Never follow a redirect: it would resend the key, Sign and batch elsewhere.
             async with self._session.request(
-                method, url, json=body, params=params, headers=headers
+                method, url, json=body, params=params, headers=headers, allow_redirects=False
             ) as resp:
+                if 300 <= resp.status < 400:
+                    location = _shown_location(
+                        resp.headers.get("Location", ""), self.credentials, headers
+                    )
+                    raise RedirectError(endpoint, resp.status, location, attempts=attempt)
                 if resp.status in RETRY_HTTP_STATUSES:
                     delay = policy.retry_after(
                         resp.headers.get("Retry-After"), attempt, self._rng.random()
@@ -425,6 +435,28 @@ class AsyncClient:
             delay = 0.0 if status == "-16" else policy.backoff(attempt, self._rng.random())
             raise _Retry(status, reason, delay)
         raise api_error(endpoint, status or "missing", reason, attempts=attempt)
+
+
+def _shown_location(raw: str, credentials: Credentials, headers: Mapping[str, str]) -> str:
+    """A redirect's ``Location`` fit for one line of an error: no query, no secret.
+
+    A hostile server may echo the ``Api-Key`` or ``Sign`` it received into the header.
+    """
+    text = "".join(ch if ch.isprintable() else "?" for ch in raw.strip()) or "(none)"
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname or ""
+        if parts.port is not None:
+            host = f"{host}:{parts.port}"
+        if parts.scheme and host:
+            tail = "?…" if parts.query else ""
+            text = urlunsplit((parts.scheme, host, parts.path, "", "")) + tail
+    except ValueError:  # not a URL: shown as it came, masked below
+        pass
+    for secret in (credentials.api_key, credentials.api_secret, headers.get("Sign", "")):
+        if secret:
+            text = text.replace(secret, "***")
+    return text if len(text) <= 200 else text[:199] + "…"
 
 
 # -- request checks (before any I/O) ---------------------------------------------------------

@@ -9,6 +9,7 @@ The tree::
     ├── LedgerError          a ledger file in use, foreign, corrupt or of another schema
     ├── ApiError             the provider answered with a status other than "0"
     │   ├── FatalApiError        -1 -2 -10 -13: stop the whole campaign
+    │   │   └── RedirectError        HTTP 3xx: never followed; the base URL is wrong
     │   ├── RejectedError        this request was refused (content, numbers, pricing, ...)
     │   └── TransientApiError    -15 -16 still answered after every retry
     ├── NotSentError         provably not accepted and out of retries
@@ -140,6 +141,36 @@ class ApiError(RequestError):
 
 class FatalApiError(ApiError):
     """-1, -2, -10, -13: nothing more can be sent until the user acts."""
+
+
+class RedirectError(FatalApiError):
+    """The server answered a redirect (HTTP 3xx); the client never follows one.
+
+    Following it would carry the ``Api-Key``, ``Sign`` and the whole batch to whatever host
+    ``Location`` names (plain http included), and 301/302 would turn a POST into a body-less
+    GET. A 3xx proves the API did not take the request: the campaign halts (kind "fatal"),
+    its recipients stay ``pending`` and resumable, and nothing is retried. ``location`` is
+    the header as shown to the user (query elided, credentials masked).
+
+    >>> str(RedirectError("sendSms", 301, "http://other.test/sms/sendSms"))  # doctest: +ELLIPSIS
+    'sendSms: HTTP 301 redirect to http://other.test/sms/sendSms refused (not followed): ...'
+    """
+
+    def __init__(self, endpoint: str, http_status: int, location: str, *, attempts: int = 1):
+        self.http_status = http_status
+        self.location = location
+        reason = (
+            f"redirect to {location} refused (not followed): a configuration problem, "
+            "the base URL is wrong or a proxy redirects it; fix the base URL and try again"
+        )
+        super().__init__(endpoint, f"HTTP {http_status}", reason, attempts=attempts)
+
+    @property
+    def status(self) -> StatusCode:
+        return StatusCode(self.code, "redirect refused", "fatal", "fix the base URL")
+
+    def _message(self) -> str:
+        return f"{self.endpoint}: {self.code} {self.reason}"
 
 
 class RejectedError(ApiError):

@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="NAME=P",
                    help="random fault, e.g. http_503=0.01 or drop_after_accept=0.005 "
                    "(repeatable)")
+    p.add_argument("--redirect-to", default=None, metavar="URL",
+                   help="Location of the redirect_3xx faults (default: a refused loopback port)")
     p.add_argument("--fault-endpoint", action="append", choices=ENDPOINTS, default=None,
                    help="limit random faults to these endpoints (repeatable)")
     return p
@@ -86,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             max_requests_per_second=args.max_rps,
             fault_rates=dict(args.fault_rate),
             fault_endpoints=args.fault_endpoint,
+            **({} if args.redirect_to is None else {"redirect_to": args.redirect_to}),
         )
     except (ValueError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -10,6 +10,18 @@ Fault names:
   connection without an answer: the client sees a disconnect.
 * ``"delay_after_accept"``: process the request, then wait ``slow_answer_seconds`` before
   answering: a client with a shorter timeout gives up on a request that was accepted.
+* ``"redirect_<code>"`` (``redirect_301``, ``redirect_302``, ``redirect_307``,
+  ``redirect_308``): answer that redirect with ``Location:`` the ``redirect_to`` knob,
+  before authentication and without accepting anything (a wrong base URL or a proxy).
+* ``"accept_without_array"`` (send endpoints): accept and charge as usual, but answer
+  ``{"status": "0", "success": "3", "fail": "0"}``, no ``array`` (the API reference says a
+  client must tolerate that).
+* ``"accept_plus_numbers"`` (send endpoints): accept and charge as usual, but the ``array``
+  echoes each number as ``+<number>`` and carries no ``orderId`` (msgIds are kept).
+
+  Both ``accept_*`` faults change only the answer's shape: the store holds the numbers as
+  accepted, so getSentRcd/getReport find them. On a refused request, or a non-send
+  endpoint, they change nothing.
 * ``"none"``: a placeholder in a script, the request goes through untouched.
 
 >>> parse_fault("http_503")
@@ -29,10 +41,13 @@ from dataclasses import dataclass
 from random import Random
 from typing import Literal
 
-FaultKind = Literal["http", "api", "drop", "delay"]
+FaultKind = Literal["http", "api", "drop", "delay", "redirect", "shape"]
 
 _HTTP = re.compile(r"http_([1-5]\d\d)")
 _API = re.compile(r"api_(-?\d{1,4})")
+_REDIRECT = re.compile(r"redirect_(30[1278])")
+#: ``accept_<shape>`` faults: the numbers are accepted, only the answer's shape changes.
+SHAPES = ("without_array", "plus_numbers")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +59,16 @@ class Fault:
 
     @property
     def name(self) -> str:
-        if self.kind in ("http", "api"):
+        if self.kind in ("http", "api", "redirect"):
             return f"{self.kind}_{self.code}"
+        if self.kind == "shape":
+            return f"accept_{self.code}"
         return f"{self.kind}_after_accept"
 
     @property
     def before_accept(self) -> bool:
-        """HTTP and API faults answer before anything is accepted."""
-        return self.kind in ("http", "api")
+        """HTTP, API and redirect faults answer before anything is accepted."""
+        return self.kind in ("http", "api", "redirect")
 
 
 def parse_fault(name: str) -> Fault:
@@ -61,6 +78,10 @@ def parse_fault(name: str) -> Fault:
         return Fault("drop")
     if text == "delay_after_accept":
         return Fault("delay")
+    if text.startswith("accept_") and text.removeprefix("accept_") in SHAPES:
+        return Fault("shape", text.removeprefix("accept_"))
+    if m := _REDIRECT.fullmatch(text):
+        return Fault("redirect", m.group(1))
     if m := _HTTP.fullmatch(text):
         if m.group(1) == "200":
             raise ValueError("http_200 is not a fault; use 'none' for a clean request")
@@ -70,8 +91,9 @@ def parse_fault(name: str) -> Fault:
             raise ValueError("api_0 is not a fault; use 'none' for a clean request")
         return Fault("api", m.group(1))
     raise ValueError(
-        f"unknown fault {name!r}: expected http_<code>, api_<status>, drop_after_accept, "
-        "delay_after_accept or none"
+        f"unknown fault {name!r}: expected http_<code>, api_<status>, redirect_<301|302|307|308>, "
+        "drop_after_accept, delay_after_accept, accept_without_array, accept_plus_numbers "
+        "or none"
     )
 
 

@@ -19,6 +19,7 @@ from decimal import Decimal
 from random import Random
 from typing import Any
 
+from ..errors import UsageError
 from .faults import Fault, parse_fault
 
 #: Demo credentials: the sandbox accepts exactly these unless told otherwise.
@@ -35,6 +36,7 @@ Latency = float | tuple[float, float] | Callable[[Random], float]
 #: Endpoints under ``/sms``, as named in :class:`~itnio_campaign.sandbox.RequestRecord`.
 ENDPOINTS = ("sendSms", "sendSms/batch", "getReport", "getSentRcd", "recordMo", "getBalance")
 SEND_ENDPOINTS = frozenset({"sendSms", "sendSms/batch"})
+MAX_PORT = 65_535
 
 
 def endpoint_name(endpoint: str) -> str:
@@ -95,10 +97,18 @@ class Knobs:
     reply_rate: float = 0.02
     stop_share: float = 0.4
     reply_delay: tuple[float, float] = (2.0, 10.0)
-    # faults and pacing
+    # faults and pacing. Fault names (see ``faults``): http_<code>, api_<status>,
+    # redirect_301/302/307/308 (Location: ``redirect_to``; nothing accepted),
+    # drop_after_accept, delay_after_accept, and the answer shapes a client must tolerate:
+    # accept_without_array (no ``array``), accept_plus_numbers (``+91…`` echoed, no orderId),
+    # which accept the numbers for real. Per request: ``sb.inject("sendSms", name)``; as a
+    # rate or a flag: ``fault_rates={name: p}`` (1.0: every request).
     fault_rates: Mapping[str, float] = field(default_factory=dict)
     fault_endpoints: frozenset[str] | None = None  # None: random faults hit every endpoint
     retry_after: float = 1.0
+    #: ``Location`` of the ``redirect_3xx`` faults, sent verbatim. The default is loopback's
+    #: discard port: a client that wrongly follows gets "connection refused", no real host.
+    redirect_to: str = "http://127.0.0.1:9/sms/moved"
     slow_answer_seconds: float = 5.0
     max_requests_per_second: float | None = None
     latency: Latency = 0.0
@@ -106,6 +116,9 @@ class Knobs:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
+        _check_port(self.port)
+        if not isinstance(self.redirect_to, str) or not self.redirect_to.isprintable():
+            raise ValueError(f"redirect_to must be a URL on one line, got {self.redirect_to!r}")
         for name in ("balance", "gift", "credit", "price_per_segment"):
             set_(self, name, Decimal(str(getattr(self, name))))
         for name in ("sensitive_words", "unpriced_prefixes", "invalid_prefixes"):
@@ -150,6 +163,14 @@ def _strings(values: Any, name: str) -> tuple[str, ...]:
     if not isinstance(values, Iterable):
         raise TypeError(f"{name} must be a sequence of strings")
     return tuple(str(v) for v in values)
+
+
+def _check_port(port: Any) -> None:
+    """A TCP port, else one clear line (not an OverflowError traceback from bind)."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= MAX_PORT:
+        raise UsageError(
+            f"port must be a whole number 0..{MAX_PORT} (0: any free port), not {port!r}"
+        )
 
 
 def _check_rate(name: str, rate: float) -> None:

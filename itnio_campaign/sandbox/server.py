@@ -40,10 +40,10 @@ from aiohttp import web
 
 from ..config import Credentials
 from .endpoints import Answer, SmsApi
-from .faults import Fault, FaultPlan, RateLimiter, latency_sampler
+from .faults import Fault, FaultPlan, RateLimiter, latency_sampler, parse_fault
 from .knobs import SEND_ENDPOINTS, Knobs, endpoint_name
 from .rules import Reject
-from .store import AcceptedView, MessageStore, ReplyEntry
+from .store import AcceptedView, MessageStore, ReplyEntry, normal_number
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class RequestRecord:
     started: float  # time.monotonic()
     finished: float
     numbers: int  # numbers in a send request, 0 for the other endpoints
-    status: str  # API status ("0", "-10", ...) or "HTTP 503"
+    status: str  # API status ("0", "-10", ...), "HTTP 503", or "disconnected" (client left)
     fault: str | None  # the injected fault's name, if any
 
 
@@ -192,6 +192,22 @@ class Sandbox:
         with self._lock:
             return Counter(self._store.accept_keys())
 
+    def number_counts(self) -> Counter[str]:
+        """How many times each number was accepted, whatever its orderIds.
+
+        >>> # assert max(sb.number_counts().values()) == 1   # nobody got the SMS twice
+        """
+        with self._lock:
+            return self._store.number_counts()
+
+    def times_accepted(self, number: str) -> int:
+        """How many times ``number`` was accepted (``"+91…"`` and ``"91…"`` are one number).
+
+        >>> # assert sb.times_accepted("919876543210") == 1
+        """
+        with self._lock:
+            return self._store.number_counts()[normal_number(number)]
+
     @property
     def requests(self) -> list[RequestRecord]:
         """A copy of the finished requests, in finishing order."""
@@ -211,8 +227,14 @@ class Sandbox:
         """Queue faults for the next requests to ``endpoint``, one per request, in order.
 
         >>> Sandbox().inject("sendSms", "http_503", "none", "drop_after_accept")
+        >>> Sandbox().inject("sendSms", "redirect_302", "accept_without_array")
         """
         name = endpoint_name(endpoint)
+        for fault in faults:
+            if fault is None or str(fault).strip().lower() == "none":
+                continue
+            if parse_fault(fault).kind == "shape" and name not in SEND_ENDPOINTS:
+                raise ValueError(f"{fault!r} shapes a send answer; {name} sends nothing")
         with self._lock:
             self._faults.inject(name, faults)
 
@@ -248,6 +270,11 @@ class Sandbox:
             response = await self._pipeline(request, endpoint, action, payload, trace)
             await self._sleep(delay / 2)
             return response
+        except ConnectionError:
+            # The client went away mid-request (cancelled, timed out): routine, not a bug.
+            log.debug("client disconnected during %s", endpoint)
+            trace.status = "disconnected"
+            return web.Response(status=499, text="client disconnected")
         except Exception:  # a sandbox bug: say so, but never a traceback to the client
             log.exception("sandbox failed on %s", endpoint)
             trace.status = "HTTP 500"
@@ -285,6 +312,11 @@ class Sandbox:
         if fault is not None and fault.kind == "http":
             trace.status = f"HTTP {fault.code}"
             return self._http_fault(fault)
+        if fault is not None and fault.kind == "redirect":
+            trace.status = f"HTTP {fault.code}"
+            return web.Response(
+                status=int(fault.code), text="moved", headers={"Location": self.knobs.redirect_to}
+            )
         try:
             if fault is not None and fault.kind == "api":
                 raise Reject(fault.code, "injected fault")
@@ -303,6 +335,8 @@ class Sandbox:
         except Reject as reject:
             answer = {"status": reject.code, "reason": reject.reason}
         trace.status = answer["status"]
+        if fault is not None and fault.kind == "shape" and endpoint in SEND_ENDPOINTS:
+            answer = _reshape(answer, fault.code)
         if fault is not None and fault.kind == "drop":
             if request.transport is not None:
                 request.transport.close()  # the client sees the connection go, no answer
@@ -400,6 +434,17 @@ class Sandbox:
     async def _balance(self, request: web.Request) -> web.StreamResponse:
         return await self._serve(request, "getBalance", lambda f, now: self._api.get_balance(),
                            "query")
+
+
+def _reshape(answer: Answer, shape: str) -> Answer:
+    """An accepted send answer in a shape the API reference says clients must tolerate."""
+    if answer.get("status") != "0":
+        return answer  # a refusal keeps its shape
+    if shape == "without_array":
+        return {"status": "0", "success": answer["success"], "fail": answer["fail"]}
+    # "plus_numbers": the numbers echoed in another format, without orderIds
+    echoed = [{"msgId": r["msgId"], "number": f"+{r['number']}"} for r in answer["array"]]
+    return {**answer, "array": echoed}
 
 
 def _json(answer: Answer, status: int = 200) -> web.Response:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import threading
 from array import array
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -26,6 +27,11 @@ from typing import overload
 #: Replies a simulated recipient may send; a client must recognise every STOP variant.
 STOP_REPLIES = ("STOP", "stop", "Stop", "STOP ", " stop", "STOP.")
 OTHER_REPLIES = ("Thanks", "Who is this?", "ok", "Stopping by later!", "Yes please")
+
+
+def normal_number(number: str) -> str:
+    """A number as the store keeps it (digits): ``" +91 98765 43210"`` -> ``"919876543210"``."""
+    return "".join(str(number).split()).removeprefix("+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +233,10 @@ class MessageStore:
         n = self._count
         for order_id, number in zip(self._order_ids[:n], self._numbers[:n], strict=True):
             yield number if order_id is None else order_id
+
+    def number_counts(self) -> Counter[str]:
+        """How many times each number was accepted (orderIds aside)."""
+        return Counter(self._numbers[: self._count])
 
     def view(self) -> AcceptedView:
         return AcceptedView(self, self._count)

@@ -113,6 +113,12 @@ class SandboxThread:
     def accept_counts(self) -> Counter[str]:
         return self.sandbox.accept_counts()
 
+    def number_counts(self) -> Counter[str]:
+        return self.sandbox.number_counts()
+
+    def times_accepted(self, number: str) -> int:
+        return self.sandbox.times_accepted(number)
+
     def inject(self, endpoint: str, *faults: str | None) -> None:
         self.sandbox.inject(endpoint, *faults)
 
