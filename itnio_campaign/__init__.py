@@ -24,6 +24,7 @@ from .errors import (
     ItnioError,
     LedgerError,
     NotSentError,
+    RedirectError,
     RejectedError,
     TransientApiError,
     UsageError,
@@ -41,6 +42,7 @@ _LAZY = {
     "normalize_number": "numbers",
     "normalize_numbers": "numbers",
     "send_campaign": "runner",
+    "SendOptions": "engine",
     "run_campaign": "runner",
     "build_batches": "runner",
     "send_batches": "runner",
@@ -73,9 +75,11 @@ __all__ = [
     "NotSentError",
     "Plan",
     "PlanSummary",
+    "RedirectError",
     "RejectedError",
     "ResultSummary",
     "RetryPolicy",
+    "SendOptions",
     "Timeouts",
     "TransientApiError",
     "UsageError",
@@ -115,6 +119,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from .client import AsyncClient
     from .delivery import fetch_replies, opt_outs, refresh_delivery, watch_delivery
+    from .engine import SendOptions
     from .excel import write_report
     from .message import count_segments
     from .numbers import normalize_number, normalize_numbers

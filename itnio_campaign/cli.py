@@ -25,7 +25,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .config import ClientSettings, Credentials
-from .errors import ConfigError, FatalApiError, ItnioError, LedgerError, UsageError
+from .errors import (
+    ConfigError,
+    FatalApiError,
+    ItnioError,
+    LedgerError,
+    RedirectError,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -554,7 +561,10 @@ def _existing_ledger(value: str) -> Path:
             f"no ledger at {p}",
             f"send writes it next to the input file, e.g. contacts.csv{LEDGER_SUFFIX}",
         )
-    return p
+    from .ledger import Ledger
+
+    with Ledger.open(p, create=False, readonly=True):  # not a ledger: say so before anything
+        return p
 
 
 def _run_or_stop(work: Callable[[Stopper], Awaitable[T]], ledger: Path | None) -> T:
@@ -855,6 +865,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except CliError as exc:
         return _fail(exc.message, exc.hint, exc.code)
+    except RedirectError as exc:
+        return _fail(
+            str(exc), "fix the base URL (ITNIO_BASE_URL / --base-url), then resume", EXIT_HALTED
+        )
     except FatalApiError as exc:
         return _fail(str(exc), "fix the account, then resume", EXIT_HALTED)
     except (UsageError, LedgerError, ConfigError) as exc:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from itnio_campaign.client import AsyncClient
 from itnio_campaign.config import ClientSettings, RetryPolicy, Timeouts
-from itnio_campaign.sandbox import Sandbox
+from itnio_campaign.sandbox import Sandbox, SandboxThread
 
 #: Retries without real waiting, so fault tests stay fast (backoff is still exercised).
 FAST_RETRY = RetryPolicy(max_attempts=4, backoff_base=0.001, backoff_max=0.01, retry_after_cap=0.01)
@@ -25,3 +27,25 @@ async def sb() -> AsyncIterator[Sandbox]:
 async def client(sb: Sandbox) -> AsyncIterator[AsyncClient]:
     async with AsyncClient(sb.credentials, FAST_SETTINGS) as c:
         yield c
+
+
+@pytest.fixture
+def csv_file(tmp_path: Path) -> Path:
+    """2,500 valid Indian mobile numbers as people type them, with two placeholder columns."""
+    path = tmp_path / "contacts.csv"
+    n = 2500
+    pd.DataFrame(
+        {
+            "phone": [f"+91 98{i:08d}" for i in range(n)],
+            "first_name": [f"Name{i}" for i in range(n)],
+            "store": ["Pune Central"] * n,
+        }
+    ).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxThread]:
+    """A sandbox in a background thread, for subprocesses (the CLI) to talk to."""
+    with SandboxThread(seed=1, delivery_delay=(0.0, 0.0), reply_rate=0.0) as sb:
+        yield sb

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import openpyxl
@@ -85,19 +85,6 @@ def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
 
 def no_traceback(proc: subprocess.CompletedProcess[str]) -> None:
     assert "Traceback" not in proc.stderr, proc.stderr
-
-
-@pytest.fixture
-def csv_file(tmp_path: Path) -> Path:
-    path = tmp_path / "contacts.csv"
-    contacts(2500).to_csv(path, index=False)
-    return path
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxThread]:
-    with SandboxThread(seed=1, delivery_delay=(0.0, 0.0), reply_rate=0.0) as sb:
-        yield sb
 
 
 # -- help and usage ---------------------------------------------------------------------------

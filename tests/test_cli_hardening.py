@@ -1,0 +1,128 @@
+"""Regressions of the adversarial review (issue 11) at the command line: exit codes that tell
+the truth, options that reach the send, one clear line instead of a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from test_cli import (
+    CONTENT,
+    clean_env,
+    no_traceback,
+    number_counts,
+    run,
+    sandbox_env,
+)
+
+from itnio_campaign.recovery import load_campaign
+from itnio_campaign.sandbox import SandboxThread
+
+
+def test_a_run_with_unknown_recipients_exits_4_with_the_reconcile_line(
+    tmp_path: Path, csv_file: Path, sandbox: SandboxThread
+) -> None:
+    sandbox.inject("sendSms/batch", "drop_after_accept")  # the first answer is lost
+    proc = run(["send", str(csv_file), "--content", CONTENT, "--yes", "--no-progress"],
+               tmp_path, sandbox_env(sandbox))  # fmt: skip
+    assert proc.returncode == 4, proc.stderr
+    assert "incomplete" in proc.stderr
+    assert "itnio-campaign reconcile" in proc.stderr
+    no_traceback(proc)
+
+
+def test_resume_passes_request_rate_and_the_other_send_options_on(
+    tmp_path: Path, csv_file: Path
+) -> None:
+    with SandboxThread(seed=1, balance="0", reply_rate=0.0) as sb:
+        sent = run(["send", str(csv_file), "--content", CONTENT, "--yes"], tmp_path,
+                   sandbox_env(sb))  # fmt: skip
+        assert sent.returncode == 3, sent.stderr
+        sb.balance = "1000"
+        ledger = tmp_path / "contacts.csv.campaign.sqlite"
+        resumed = run(
+            ["resume", str(ledger), "--request-rate", "50", "--concurrency", "2",
+             "--max-failed-batches", "7", "--no-progress"],
+            tmp_path, sandbox_env(sb),
+        )  # fmt: skip
+        assert resumed.returncode == 0, resumed.stderr
+        assert set(number_counts(sb).values()) == {1}
+    settings = load_campaign(ledger).settings
+    assert settings["request_rate"] == 50.0
+    assert settings["concurrency"] == 2
+    assert settings["max_failed_batches"] == 7
+
+
+def test_sending_the_same_file_again_never_sends_twice_without_send_again(
+    tmp_path: Path, csv_file: Path, sandbox: SandboxThread
+) -> None:
+    env = sandbox_env(sandbox)
+    send = ["send", str(csv_file), "--content", CONTENT, "--yes", "--no-progress"]
+    assert run(send, tmp_path, env).returncode == 0
+    again = run(send, tmp_path, env)  # the same ledger: continues, nothing left
+    assert again.returncode == 0, again.stderr
+    assert "already complete" in again.stdout
+    other = run([*send, "--ledger", str(tmp_path / "other.sqlite")], tmp_path, env)
+    assert other.returncode == 1 and "already sent from the ledger" in other.stderr
+    no_traceback(other)
+    assert set(number_counts(sandbox).values()) == {1}
+    everyone = run([*send, "--send-again"], tmp_path, env)
+    assert everyone.returncode == 0, everyone.stderr
+    assert "contacts.csv.campaign-2.sqlite" in everyone.stdout
+    assert set(number_counts(sandbox).values()) == {2}
+
+
+def test_a_report_that_cannot_be_written_keeps_the_outcome_and_says_how_to_retry(
+    tmp_path: Path, csv_file: Path, sandbox: SandboxThread
+) -> None:
+    report = tmp_path / "r.xlsx"
+    report.mkdir()  # a folder where the file should go: the report cannot be written
+    proc = run(["send", str(csv_file), "--content", CONTENT, "--yes", "--no-progress",
+                "--report", str(report)], tmp_path, sandbox_env(sandbox))  # fmt: skip
+    assert proc.returncode == 1
+    assert "submitted" in proc.stdout  # the campaign's outcome was printed first
+    assert "could not be written" in proc.stderr
+    assert "itnio-campaign report" in proc.stderr
+    no_traceback(proc)
+    assert set(number_counts(sandbox).values()) == {1}
+
+
+def test_content_file_that_is_not_utf8_is_one_clear_line(tmp_path: Path, csv_file: Path) -> None:
+    message = tmp_path / "message.txt"
+    message.write_bytes("Café olé {first_name}".encode("latin-1"))
+    proc = run(["plan", str(csv_file), "--content-file", str(message)], tmp_path)
+    assert proc.returncode == 1
+    assert "not UTF-8" in proc.stderr and "message.txt" in proc.stderr
+    no_traceback(proc)
+
+
+def test_a_plain_http_base_url_is_refused_without_a_credentials_hint(
+    tmp_path: Path, csv_file: Path
+) -> None:
+    env = clean_env(ITNIO_API_KEY="k" * 16, ITNIO_API_SECRET="s" * 16, ITNIO_APP_ID="app")
+    proc = run(["balance", "--base-url", "http://example.com/sms"], tmp_path, env)
+    assert proc.returncode == 1
+    assert "refusing plain http" in proc.stderr
+    assert "ITNIO_API_KEY" not in proc.stderr  # the problem is the URL, not missing credentials
+    no_traceback(proc)
+
+
+def test_resume_of_a_read_only_ledger_copy_is_a_clear_line(
+    tmp_path: Path, csv_file: Path
+) -> None:
+    not_a_ledger = tmp_path / "x.sqlite"
+    pd.DataFrame({"a": [1]}).to_csv(not_a_ledger)
+    proc = run(["resume", str(not_a_ledger)], tmp_path, clean_env())
+    assert proc.returncode == 1
+    assert "x.sqlite" in proc.stderr
+    no_traceback(proc)
+
+
+def test_demo_runs_twice_in_one_folder(tmp_path: Path) -> None:
+    outcomes = []
+    for _ in range(2):
+        proc = run(["demo", "--no-progress"], tmp_path, timeout=180)
+        assert proc.returncode == 0, proc.stderr
+        outcomes.append([ln for ln in proc.stdout.splitlines() if ln.startswith("  ")][:12])
+    assert outcomes[0] == outcomes[1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["campaign_report.xlsx"]
