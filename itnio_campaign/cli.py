@@ -254,13 +254,13 @@ def run_async(work: Callable[[Stopper], Awaitable[T]]) -> T:
             nonlocal presses
             presses += 1
             if presses == 1:
+                stopper.stop()  # first the flag, then the word
                 print(
                     "\nstopping: no new requests; waiting for the ones in flight "
                     "(Ctrl-C again to abort)",
                     file=sys.stderr,
                     flush=True,
                 )
-                stopper.stop()
             elif task is not None:
                 task.cancel()
 

@@ -252,24 +252,31 @@ def test_send_halted_by_the_provider_exits_3_with_the_resume_command(
 def test_sigint_stops_cleanly_then_resume_completes_without_duplicates(
     tmp_path: Path, csv_file: Path
 ) -> None:
-    # One request at a time, 100 ms each: the first SIGINT lands while requests remain.
-    with SandboxThread(seed=1, latency=0.1, reply_rate=0.0) as sb:
+    # One request at a time; the third is held in the sandbox until the stop is in effect,
+    # so the SIGINT provably lands while requests remain, however busy the machine is.
+    with SandboxThread(seed=1, reply_rate=0.0) as sb:
         env = sandbox_env(sb)
         args = ["send", str(csv_file), "--content", CONTENT, "--yes", "--concurrency", "1",
                 "--no-progress"]  # fmt: skip
         contacts(20_000).to_csv(csv_file, index=False)
+        sb.hold_sends(after=2)
         proc = subprocess.Popen(
             [*CLI, *args], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
-        wait_for(lambda: sum(sb.accept_counts().values()) >= 2000)
+        wait_for(lambda: sb.held == 1)
         proc.send_signal(signal.SIGINT)
+        assert proc.stderr is not None
+        for line in proc.stderr:  # printed once the stop flag is set
+            if "stopping: no new requests" in line:
+                break
+        sb.release_sends()
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 4, err
         ledger = tmp_path / "contacts.csv.campaign.sqlite"
         assert f"itnio-campaign resume {ledger}" in err
         sent_before = sum(sb.accept_counts().values())
-        assert 2000 <= sent_before < 20_000
+        assert sent_before == 3000  # two answered, the held one finished, nothing new
 
         resumed = run(["resume", str(ledger), "--no-progress", "--concurrency", "8"], tmp_path,
                       env)  # fmt: skip

@@ -115,6 +115,12 @@ class Sandbox:
         self._runner: web.AppRunner | None = None
         self._closing: asyncio.Event | None = None
         self.port: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._hold_after: int | None = None
+        self._sends_seen = 0
+        self._release = asyncio.Event()
+        #: Send requests waiting in :meth:`hold_sends` right now.
+        self.held = 0
 
     # --- lifecycle -------------------------------------------------------------------------
     async def start(self) -> Sandbox:
@@ -122,6 +128,7 @@ class Sandbox:
         if self._runner is not None:
             raise RuntimeError("sandbox already started")
         self._closing = self._closing or asyncio.Event()
+        self._loop = asyncio.get_running_loop()
         runner = web.AppRunner(
             self.app(), access_log=None, handle_signals=False, shutdown_timeout=1.0
         )
@@ -264,6 +271,8 @@ class Sandbox:
         with self._lock:
             delay = self._latency()
         try:
+            if send and self._hold_after is not None:
+                await self._maybe_hold()
             # Latency is a round trip: half on the way in, half on the way back, so requests
             # that arrive together are not all processed in one pile after the same sleep.
             await self._sleep(delay / 2)
@@ -288,6 +297,34 @@ class Sandbox:
             )
             with self._lock:
                 self._requests.append(record)
+
+    def hold_sends(self, after: int) -> None:
+        """Answer the next ``after`` send requests, then hold every later one (before it is
+        processed) until :meth:`release_sends`: a test can act while a request is provably in
+        flight, without timing. :attr:`held` counts the requests waiting.
+
+        >>> sb = Sandbox(); sb.hold_sends(after=2); sb.release_sends()
+        """
+        self._hold_after, self._sends_seen = after, 0
+        self._release = asyncio.Event()
+
+    def release_sends(self) -> None:
+        """Let held send requests go on (thread-safe); later ones are not held."""
+        self._hold_after = None
+        if self._loop is not None and self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._release.set)
+        else:
+            self._release.set()
+
+    async def _maybe_hold(self) -> None:
+        self._sends_seen += 1
+        if self._hold_after is None or self._sends_seen <= self._hold_after:
+            return
+        self.held += 1
+        try:
+            await self._release.wait()
+        finally:
+            self.held -= 1
 
     async def _pipeline(
         self, request: web.Request, endpoint: str, action: Action, payload: str,

@@ -122,6 +122,16 @@ class SandboxThread:
     def inject(self, endpoint: str, *faults: str | None) -> None:
         self.sandbox.inject(endpoint, *faults)
 
+    def hold_sends(self, after: int) -> None:
+        self.sandbox.hold_sends(after)
+
+    def release_sends(self) -> None:
+        self.sandbox.release_sends()
+
+    @property
+    def held(self) -> int:
+        return self.sandbox.held
+
     def add_reply(self, number: str, content: str, at: Any = None) -> None:
         self.sandbox.add_reply(number, content, at)
 
