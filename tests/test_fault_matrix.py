@@ -218,3 +218,71 @@ async def test_sigkill_at_a_random_moment(seed: int, tmp_path: Path) -> None:
             check_no_double_accept(sb)
             check_states(resumed, reconciled=False)
             await finish_like_a_user(path, client, sb, plan)
+
+
+# -- answers that name no usable numbers ------------------------------------------------------
+async def test_answers_without_arrays_or_with_reformatted_numbers(tmp_path: Path) -> None:
+    """The provider may omit ``array`` or echo numbers as ``+91…`` without orderIds: nobody
+    accepted is called rejected (a user resending "rejected" rows would send duplicates)."""
+    plan = plan_of()
+    path = tmp_path / "campaign.sqlite"
+    rates = {"accept_without_array": 0.3, "accept_plus_numbers": 0.3}
+    knobs = {"seed": 5, "fault_rates": rates, "fault_endpoints": SEND_ENDPOINTS}
+    async with (
+        Sandbox(**knobs, **QUIET) as sb,
+        AsyncClient(sb.credentials, FAST_SETTINGS) as client,
+    ):
+        for endpoint in SEND_ENDPOINTS:  # each shape at least once for sure
+            sb.inject(endpoint, "accept_without_array", "accept_plus_numbers")
+        result = await send_campaign(plan, client, ledger=path, progress=False)
+        assert {r.fault for r in sb.requests} >= {"accept_without_array", "accept_plus_numbers"}
+        check_no_double_accept(sb)
+        ready = (plan.recipients["state"] == "ready").to_numpy()
+        states = result.frame["state"].to_numpy(dtype=object)[ready]
+        assert set(states) == {"submitted"}, pd.Series(states).value_counts().to_dict()
+        assert result.status == "completed"
+        await finish_like_a_user(path, client, sb, plan)
+
+
+# -- the form: halted or stopped, then Send again ---------------------------------------------
+@pytest.mark.parametrize("how", ["halt", "stop"])
+async def test_form_send_again_after_halt_or_stop_continues_the_campaign(
+    how: str, tmp_path: Path
+) -> None:
+    from crash_worker import contacts
+
+    from itnio_campaign.widgets import CampaignForm
+
+    df = contacts(5000)
+    balance = Decimal("0.005") * 1500 if how == "halt" else Decimal(1000)
+    async with Sandbox(seed=4, balance=balance, **QUIET) as sb:
+        form = CampaignForm(df, sb.credentials, ledger_dir=tmp_path, report_dir=tmp_path,
+                            client_settings=FAST_SETTINGS, concurrency=1)  # fmt: skip
+        form.content.value = "Hi {first_name}, see you in {city}"
+        form.dry_run_button.click()
+        await form.balance_task  # type: ignore[misc]
+        if how == "stop":
+            form.progress.observe(
+                lambda change: form.stop_button.click() if change["new"] else None, "value"
+            )
+        form.confirm.value = True
+        form.send_button.click()
+        await form.sending_task  # type: ignore[misc]
+        assert form.result is not None
+        assert form.result.status == ("halted" if how == "halt" else "stopped")
+        first = sum(sb.accept_counts().values())
+        assert 0 < first < 5000
+        check_no_double_accept(sb)
+
+        sb.balance = Decimal(1000)  # the user tops up (or changes their mind), then
+        form.progress.unobserve_all("value")
+        form.dry_run_button.click()  # plans again: the same plan
+        await form.balance_task  # type: ignore[misc]
+        left = int((form.plan.recipients["state"] == "ready").sum()) - first
+        assert form.confirm.description == f"Send the {left:,} not sent yet"
+        form.confirm.value = True
+        form.send_button.click()
+        await form.sending_task  # type: ignore[misc]
+        assert form.result.status == "completed", form.result.halt_reason
+        check_each_accepted_once(sb, form.plan)
+        assert len(list(tmp_path.glob("*.sqlite"))) == 1  # one campaign, one ledger
