@@ -42,7 +42,7 @@ _LAZY = {
     "normalize_number": "numbers",
     "normalize_numbers": "numbers",
     "send_campaign": "runner",
-    "SendOptions": "engine",
+    "SendOptions": "options",
     "run_campaign": "runner",
     "build_batches": "runner",
     "send_batches": "runner",
@@ -119,10 +119,10 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from .client import AsyncClient
     from .delivery import fetch_replies, opt_outs, refresh_delivery, watch_delivery
-    from .engine import SendOptions
     from .excel import write_report
     from .message import count_segments
     from .numbers import normalize_number, normalize_numbers
+    from .options import SendOptions
     from .plan import Plan, PlanSummary, plan_campaign
     from .recovery import load_campaign, reconcile_campaign, resume_campaign
     from .result import CampaignResult, ResultSummary

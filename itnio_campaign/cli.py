@@ -33,12 +33,12 @@ from .errors import (
     RedirectError,
     UsageError,
 )
+from .options import DEFAULT_SEND_OPTIONS, SendOptions
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from .client import AsyncClient
-    from .engine import SendOptions
     from .plan import Plan
     from .result import CampaignResult, Stopper
 
@@ -210,13 +210,11 @@ def credentials_of(args: argparse.Namespace) -> Credentials:
 
 def send_options_of(args: argparse.Namespace) -> SendOptions:
     """The one SendOptions of a command's flags (send, resume)."""
-    from .engine import SendOptions
-
     return SendOptions(
         concurrency=args.concurrency,
         rate=args.rate,
         request_rate=args.request_rate,
-        max_failed_batches=getattr(args, "max_failed_batches", 5),
+        max_failed_batches=args.max_failed_batches,
         progress=not args.no_progress,
     )
 
@@ -664,7 +662,12 @@ def _plan_options(p: argparse.ArgumentParser) -> None:
 
 
 def _send_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--concurrency", type=_positive_int, default=8, help="requests in flight")
+    p.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=DEFAULT_SEND_OPTIONS.concurrency,
+        help="requests in flight",
+    )
     p.add_argument("--rate", type=_positive_float, default=None, help="max SMS per second")
     p.add_argument(
         "--request-rate", type=_positive_float, default=None, help="max requests per second"
@@ -672,7 +675,7 @@ def _send_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--max-failed-batches",
         type=_positive_int,
-        default=5,
+        default=DEFAULT_SEND_OPTIONS.max_failed_batches,
         help="halt after this many failed requests in a row",
     )
     p.add_argument("--report", metavar="PATH", help="also write the Excel report here")
@@ -726,7 +729,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--report", default=DEMO_REPORT, help=f"Excel report path (default {DEMO_REPORT})"
     )
     p.add_argument("--region", default="IN", help="default country of the sample numbers")
-    p.add_argument("--concurrency", type=_positive_int, default=8)
+    p.add_argument(
+        "--concurrency", type=_positive_int, default=DEFAULT_SEND_OPTIONS.concurrency
+    )
     p.add_argument("--seed", type=int, default=1, help="sandbox seed (delivery outcomes)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_demo)

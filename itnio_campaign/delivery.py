@@ -25,11 +25,11 @@ import pandas as pd
 
 from .client import AsyncClient, aware_time
 from .config import MAX_REPORT_IDS
+from .engine import progress_bar
 from .errors import UsageError
 from .models import ACCEPTED_STATES, SUBMITTED, DeliveryRecord, Reply
 from .numbers import normalize_numbers
 from .result import CampaignResult
-from .runner import progress_bar
 
 if TYPE_CHECKING:
     from tqdm.auto import tqdm

@@ -31,6 +31,7 @@ from .contacts import guess_number_column, read_numbers
 from .errors import ItnioError, UsageError
 from .message import count_segments_cached, render_frame, template_fields
 from .models import FAILURE_STATES
+from .options import SendOptions
 from .result import CampaignResult, Stopper
 
 _NO_COLUMN = ""  # the orderId picker's "none" (a Dropdown's None means "nothing selected")
@@ -184,8 +185,9 @@ class CampaignForm:
         default_region: str = "IN",
         ledger_dir: str | Path | None = ".",
         report_dir: str | Path = ".",
-        concurrency: int = 8,
+        concurrency: int | None = None,
         rate: float | None = None,
+        options: SendOptions | None = None,
         prices: Any = None,
         client_settings: Any = None,
         optout_days: int = 30,
@@ -197,7 +199,12 @@ class CampaignForm:
         self.result: CampaignResult | None = None
         self.ledger_dir = None if ledger_dir is None else Path(ledger_dir)
         self.report_dir = Path(report_dir)
-        self.concurrency, self.rate, self.prices = concurrency, rate, prices
+        #: How Send sends (``concurrency=``/``rate=`` override ``options``); no progress bar:
+        #: the form has its own.
+        self.send_options = SendOptions.of(
+            options, concurrency=concurrency, rate=rate, progress=False
+        )
+        self.prices = prices
         self.client_settings = client_settings
         self.optout_days = optout_days
         #: The running tasks, for code (and tests) that want to await them.
@@ -672,9 +679,8 @@ class CampaignForm:
         try:
             async with AsyncClient(self.credentials, self.client_settings) as client:
                 result = await send_campaign(
-                    plan, client, concurrency=self.concurrency, rate=self.rate, progress=False,
-                    ledger=ledger, on_progress=self._on_progress, stopper=self._stopper,
-                    send_again=send_again,
+                    plan, client, options=self.send_options, ledger=ledger,
+                    on_progress=self._on_progress, stopper=self._stopper, send_again=send_again,
                 )  # fmt: skip
             self.result = result
             self._show_result()
