@@ -33,6 +33,7 @@ from .message import count_segments_cached, render_frame, template_fields
 from .models import FAILURE_STATES
 from .options import SendOptions
 from .result import CampaignResult, Stopper
+from .send_gate import EarlierCampaign, SendGate, find_earlier_campaign
 
 _NO_COLUMN = ""  # the orderId picker's "none" (a Dropdown's None means "nothing selected")
 #: Rows the live counter renders at most (keystrokes must stay instant on big frames).
@@ -162,6 +163,53 @@ def _note(text: str, kind: str = "info") -> str:
     return f'<div style="color:{colour}">{html.escape(text)}</div>'
 
 
+def skipped_html(plan: Any, df: pd.DataFrame, number_col: Any) -> str:
+    """The dry run's skipped rows: row, what the user typed, state and reason."""
+    rec = plan.recipients
+    skipped = rec[rec["state"].astype(str).str.startswith("skipped")]
+    if skipped.empty:
+        return _note("No rows skipped.", "ok")
+    table = skipped[["state", "reason"]].copy()
+    if number_col in df.columns:  # what the user typed, not the normalised number
+        table.insert(0, str(number_col), df.loc[skipped.index, number_col])
+    table.insert(0, "row", skipped.index)
+    return f"<div>Skipped rows ({len(skipped):,}):</div>" + _table_html(
+        table.reset_index(drop=True)
+    )
+
+
+def campaign_words(
+    earlier: EarlierCampaign | None, n: int, send_again: bool
+) -> tuple[str, str]:
+    """(the note above Send, the confirmation's label) for a new campaign, a continuation
+    of an earlier one, or a send to everyone again.
+
+    >>> campaign_words(None, 3, False)[1]
+    'Send 3 SMS now'
+    """
+    if earlier is None:
+        return "", f"Send {n:,} SMS now"
+    if send_again:
+        note = _note(
+            f"This campaign was sent before ({earlier.name}). Sending again sends it to all "
+            f"{n:,} recipients, also those who already got it.", "warn",
+        )  # fmt: skip
+        return note, f"Send {n:,} SMS again to everyone"
+    if earlier.ledger is None:
+        note = _note(
+            "This form already sent this plan without a ledger, so it cannot continue it. "
+            'Tick "Send again to everyone" to send it again.', "warn",
+        )  # fmt: skip
+        return note, "Nothing to continue"
+    done = ", ".join(f"{k} {v:,}" for k, v in earlier.counts.items())
+    note = _note(
+        f"This plan was already sent from {earlier.name} ({done}). Send continues that "
+        f"campaign: only the {n:,} not sent yet." + ("" if n else " Nobody is left to send."),
+        "info" if n else "ok",
+    )
+    return note, f"Send the {n:,} not sent yet"
+
+
 # --- the form -----------------------------------------------------------------------------
 class CampaignForm:
     """A campaign form for one DataFrame. Displays itself; keeps ``plan`` and ``result``.
@@ -215,17 +263,11 @@ class CampaignForm:
         self.ledger_path: Path | None = None
         self.report_path: Path | None = None
         self._stopper: Stopper | None = None
-        self._planned_key: tuple[Any, ...] | None = None
-        self._ready = 0
+        #: When Send may send, and how many (plain state; the form only shows it).
+        self.gate = SendGate()
         self.plan_number_col: Any = None
-        self._sent: set[str] = set()  # fingerprints of plans sent from this form
-        #: The earlier campaign of the dry-run plan that Send continues (its ledger), if any.
-        self._continues: Path | None = None
-        self._left_to_send = 0
-        self._previous_counts: dict[str, int] = {}
         self._suppress_upload: list[str] = []
         self._suppress_optouts: list[str] = []
-        self._busy = False
         self.credentials: Credentials | None = None
         self._credentials_error: str | None = None
         if credentials is None:
@@ -234,6 +276,7 @@ class CampaignForm:
             except ItnioError as exc:
                 self._credentials_error = f"No credentials: {exc}. You can still dry-run."
         self.credentials = credentials
+        self.gate.has_credentials = credentials is not None
         self._build(default_region)
         self._wire()
         self._on_content()
@@ -475,7 +518,7 @@ class CampaignForm:
         from .plan import plan_campaign
 
         self._clear_error()
-        if self._busy:
+        if self.gate.busy:
             self._error("A campaign is being sent; stop it or wait before planning another.")
             return
         key = self.settings_key()
@@ -493,22 +536,25 @@ class CampaignForm:
                 prices=self.prices,
             )
         except (ItnioError, ValueError, KeyError, TypeError) as exc:
-            self.plan, self._planned_key = None, None
+            self.plan = None
+            self.gate.clear()
             self.summary.value = ""
             self.skipped.value = ""
             self._error(f"Dry run failed: {exc}")
             self._update_send_state()
             return
         summary = plan.summary()
-        self.plan, self._planned_key, self._ready = plan, key, int(summary.ready)
+        earlier = find_earlier_campaign(self.ledger_dir, plan.fingerprint)
+        if earlier is None and self.ledger_dir is None and plan.fingerprint in self.gate.sent:
+            earlier = EarlierCampaign(None)  # sent without a ledger: nothing to continue
+        self.plan = plan
+        self.gate.planned(key, int(summary.ready), earlier=earlier)
         self.plan_number_col = self.number_col.value
         self.summary.value = self._plan_summary_html(summary)
-        self.skipped.value = self._skipped_html(plan)
-        self._find_campaign(plan)
+        self.skipped.value = skipped_html(plan, self.df, self.plan_number_col)
         self.confirm.value = False
         self._show_campaign()
-        n = self._ready_count()
-        if self.credentials is not None and n:
+        if self.credentials is not None and self._ready_count():
             self._start("balance_task", self._check_balance(plan, key))
 
     def _plan_summary_html(self, summary: Any) -> str:
@@ -519,66 +565,16 @@ class CampaignForm:
             return table + _note("The balance does not cover the estimated cost.", "error")
         return table
 
-    def _skipped_html(self, plan: Any) -> str:
-        rec = plan.recipients
-        skipped = rec[rec["state"].astype(str).str.startswith("skipped")]
-        if skipped.empty:
-            return _note("No rows skipped.", "ok")
-        table = skipped[["state", "reason"]].copy()
-        number_col = self.plan_number_col
-        if number_col in self.df.columns:  # what the user typed, not the normalised number
-            table.insert(0, str(number_col), self.df.loc[skipped.index, number_col])
-        table.insert(0, "row", skipped.index)
-        return f"<div>Skipped rows ({len(skipped):,}):</div>" + _table_html(
-            table.reset_index(drop=True)
-        )
-
     def _ready_count(self) -> int:
-        """How many SMS Send would send now: the plan's ready rows, or, when it continues an
-        earlier campaign of this plan, the ones that campaign has not sent yet."""
-        if self.plan is None:
-            return 0
-        if self._continues is not None and not self.send_again.value:
-            return self._left_to_send
-        return self._ready
-
-    def _find_campaign(self, plan: Any) -> None:
-        """Is this plan already (partly) sent from this form's ledger folder? Then Send
-        continues that campaign, never starts a second one (unless "send again")."""
-        from .recovery import load_campaign, sent_ledgers
-
-        self._continues, self._left_to_send = None, 0
-        if self.ledger_dir is not None:
-            earlier = sent_ledgers(self.ledger_dir, plan.fingerprint)
-            if earlier:
-                previous = load_campaign(earlier[0])
-                self._continues = earlier[0]
-                self._left_to_send = int(previous.remaining().get("pending", 0))
-                self._previous_counts = previous.counts()
-        elif plan.fingerprint in self._sent:  # no ledger: nothing to continue from
-            self._continues = Path("(this form, without a ledger)")
-            self._previous_counts = {}
+        """How many SMS Send would send now (see :meth:`SendGate.to_send`)."""
+        return self.gate.to_send(bool(self.send_again.value)) if self.plan is not None else 0
 
     def _show_campaign(self) -> None:
         """The Send section's words: a new campaign, a continuation, or a send to everyone."""
         n = self._ready_count()
-        if self._continues is None or self.plan is None:
-            self.campaign_note.value = ""
-            self.confirm.description = f"Send {n:,} SMS now"
-        elif self.send_again.value:
-            self.campaign_note.value = _note(
-                f"This campaign was sent before ({self._continues.name}). Sending again "
-                f"sends it to all {n:,} recipients, also those who already got it.", "warn"
-            )  # fmt: skip
-            self.confirm.description = f"Send {n:,} SMS again to everyone"
-        else:
-            done = ", ".join(f"{k} {v:,}" for k, v in self._previous_counts.items())
-            self.campaign_note.value = _note(
-                f"This plan was already sent from {self._continues.name} ({done}). Send "
-                f"continues that campaign: only the {n:,} not sent yet."
-                + ("" if n else " Nobody is left to send."), "info" if n else "ok"
-            )  # fmt: skip
-            self.confirm.description = f"Send the {n:,} not sent yet"
+        self.campaign_note.value, self.confirm.description = campaign_words(
+            self.gate.earlier if self.plan is not None else None, n, bool(self.send_again.value)
+        )
         self._update_send_state()
 
     def _on_send_again(self) -> None:
@@ -591,39 +587,32 @@ class CampaignForm:
         assert self.credentials is not None
         async with AsyncClient(self.credentials, self.client_settings) as client:
             checked = await plan.check_balance(client)
-        if self.plan is plan and self._planned_key == key:
+        if self.plan is plan and self.gate.current(key):
             summary = checked if hasattr(checked, "to_frame") else plan.summary()
             self.summary.value = self._plan_summary_html(summary)
 
     def _invalidate(self) -> None:
         """A setting changed: the dry run no longer matches, untick and disable Send."""
-        if self._planned_key is not None and self._planned_key != self.settings_key():
-            self._planned_key = None
+        if self.gate.planned_key is not None and not self.gate.current(self.settings_key()):
+            self.gate.clear()
             self.summary.value += _note("Settings changed: run the dry run again.", "warn")
         self.confirm.value = False
         self._update_send_state()
 
     def dry_run_current(self) -> bool:
         """True when the last dry run was of exactly the current settings."""
-        return (
-            self.plan is not None
-            and self._planned_key is not None
-            and self._planned_key == self.settings_key()
-        )
+        return self.plan is not None and self.gate.current(self.settings_key())
 
     def _update_send_state(self) -> None:
-        no_ledger_repeat = (
-            self.ledger_dir is None and self._continues is not None and not self.send_again.value
-        )  # sent from this form without a ledger: only "send again" can send it
-        planned = self.dry_run_current() and self._ready_count() > 0 and not no_ledger_repeat
-        can_send = planned and self.credentials is not None and not self._busy
+        again = bool(self.send_again.value)
+        can_send = self.plan is not None and self.gate.can_confirm(self.settings_key(), again)
         self.confirm.disabled = not can_send
         if not can_send and self.confirm.value:
             self.confirm.value = False
         self.send_button.disabled = not (can_send and self.confirm.value)
-        self.stop_button.disabled = not self._busy
-        self.dry_run_button.disabled = self._busy
-        has_result = self.result is not None and not self._busy
+        self.stop_button.disabled = not self.gate.busy
+        self.dry_run_button.disabled = self.gate.busy
+        has_result = self.result is not None and not self.gate.busy
         self.refresh_button.disabled = not (has_result and self.credentials is not None)
         self.export_button.disabled = not has_result
 
@@ -631,15 +620,11 @@ class CampaignForm:
     def send(self) -> None:
         """Start sending the dry-run plan (needs the matching dry run and the confirmation)."""
         self._clear_error()
-        if not self.dry_run_current():
-            self._error("Run the dry run with the current settings first.")
+        send_again = bool(self.send_again.value)
+        refusal = self.gate.refusal(self.settings_key(), bool(self.confirm.value), send_again)
+        if refusal is not None or self.plan is None:
+            self._error(refusal or "Run the dry run first.")
             return
-        if not self.confirm.value:
-            self._error("Tick the confirmation to send.")
-            return
-        if self.credentials is None or self._busy:
-            return
-        self._busy = True
         self.result = None
         self._stopper = Stopper()
         total = self._ready_count()
@@ -647,9 +632,7 @@ class CampaignForm:
         self.progress.bar_style = "info"
         self.progress_label.value = _note(f"Sending {total:,} SMS…")
         self.result_html.value = self.failures.value = self.download.value = ""
-        self._sent.add(self.plan.fingerprint)
-        self._planned_key = None  # sending again needs a new dry run and confirmation
-        send_again = bool(self.send_again.value)
+        self.gate.start(self.plan.fingerprint)
         self.send_again.value = False
         self._update_send_state()
         self._start("sending_task", self._send(self.plan, send_again))
@@ -658,8 +641,9 @@ class CampaignForm:
         """The ledger Send uses: the earlier campaign's (continue it), or a new one."""
         if self.ledger_dir is None:
             return None
-        if self._continues is not None and not send_again:
-            return self._continues
+        earlier = self.gate.earlier
+        if earlier is not None and earlier.ledger is not None and not send_again:
+            return earlier.ledger
         self.ledger_dir.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path = self.ledger_dir / f"campaign-{stamp}-{plan.fingerprint[:8]}.sqlite"
@@ -689,7 +673,7 @@ class CampaignForm:
             if result.status == "halted":
                 self._error(f"Sending halted: {result.halt_reason}")
         finally:
-            self._busy = False
+            self.gate.finish()
             self._update_send_state()
 
     def _on_progress(self, event: Any) -> None:
@@ -703,7 +687,7 @@ class CampaignForm:
 
     def stop(self) -> None:
         """Stop sending: no new requests; the ones in flight finish and are recorded."""
-        if self._stopper is not None and self._busy:
+        if self._stopper is not None and self.gate.busy:
             self._stopper.stop()
             self.progress_label.value = _note("Stopping: waiting for requests in flight…", "warn")
 

@@ -265,10 +265,16 @@ async def test_send_progress_result_delivery_and_export(sb: Sandbox, tmp_path: P
     assert form.stop_button.disabled and not form.export_button.disabled
     assert form.ledger_path is not None and form.ledger_path.is_file()
     assert form.ledger_path.parent == tmp_path / "ledgers"
-    # Sending again needs a new dry run and confirmation, which say it was sent before.
+    # The same plan again continues this campaign: nobody is left, so Send stays off unless
+    # the user explicitly chooses to send again to everyone.
     assert form.confirm.disabled and form.send_button.disabled
     await dry_run(form)
-    assert form.confirm.description == "Send 5 SMS now (again: this plan was sent before)"
+    assert form.confirm.description == "Send the 0 not sent yet" and form.confirm.disabled
+    assert "already sent from" in text(form.campaign_note.value)
+    form.send_again.value = True
+    assert form.confirm.description == "Send 5 SMS again to everyone"
+    assert not form.confirm.disabled
+    form.send_again.value = False
 
     sb.settle_all()
     form.refresh_button.click()
