@@ -62,6 +62,7 @@ _BOMS = (
 _FALLBACK = ("utf-8", "cp1252", "latin-1")
 #: Control bytes no text table holds (tab, newlines, VT, FF and DOS's end-of-file ^Z are fine).
 _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x19\x1b-\x1f]")
+_CONTROL_TEXT = re.compile(r"[\x00-\x08\x0e-\x19\x1b-\x1f]")
 #: pandas' name for a column whose header cell is empty.
 _UNNAMED = re.compile(r"Unnamed: \d+")
 
@@ -194,14 +195,17 @@ def _open(source: Any, name: str | None) -> tuple[Path | bytes, str, str, bytes]
         path = Path(source)
         label = name or str(path)
         try:
-            if not path.exists():
-                raise UsageError(f"no such file: {label} (the path does not exist)")
-            if not path.is_file():
-                raise UsageError(f"{label} is not a file")
-            with path.open("rb") as f:
-                head = f.read(_HEAD_BYTES)
-        except (OSError, ValueError) as exc:  # permission denied, NUL in the path, ...
-            raise UsageError(f"cannot open {label}: {_one_line(exc)}") from exc
+            exists, is_file = path.exists(), path.is_file()
+            if is_file:
+                with path.open("rb") as f:
+                    head = f.read(_HEAD_BYTES)
+        except (OSError, ValueError) as exc:  # permission denied, a name too long, ...
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else _one_line(exc)
+            raise UsageError(f"cannot open {label}: {why}") from exc
+        if not exists:
+            raise UsageError(f"no such file: {label} (the path does not exist)")
+        if not is_file:
+            raise UsageError(f"{label} is not a file")
         suffix = path.suffix if name is None else Path(name).suffix
         return path, _kind(suffix, head, label), label, head
     if isinstance(source, bytes | bytearray | memoryview):
@@ -406,14 +410,22 @@ def _encodings(head: bytes, label: str) -> list[str]:
             return [name]
     if b"\x00" in head:  # UTF-16 without a BOM has a NUL in every ASCII character
         even, odd = head[0::2].count(0), head[1::2].count(0)
-        if odd >= len(head) // 8 and odd >= 4 * even:
-            return ["utf-16-le"]
-        if even >= len(head) // 8 and even >= 4 * odd:
-            return ["utf-16-be"]
+        for name, nuls, others in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
+            if nuls >= len(head) // 4 and nuls >= 4 * others and _is_text(head, name):
+                return [name]
     if _CONTROL.search(head):
         raise UsageError(f"{label} is not a text (CSV) file: {_binary_hint(head)}")
     # each candidate must at least decode the first bytes (a character may be cut at the end)
     return [e for e in _FALLBACK if _decodes(head, e)] or ["latin-1"]
+
+
+def _is_text(head: bytes, encoding: str) -> bool:
+    """``head`` decodes in ``encoding`` to text without control characters."""
+    try:
+        text = codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return not _CONTROL_TEXT.search(text)
 
 
 def _decodes(head: bytes, encoding: str) -> bool:
