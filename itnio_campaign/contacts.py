@@ -65,6 +65,7 @@ _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x19\x1b-\x1f]")
 _CONTROL_TEXT = re.compile(r"[\x00-\x08\x0e-\x19\x1b-\x1f]")
 #: pandas' name for a column whose header cell is empty.
 _UNNAMED = re.compile(r"Unnamed: \d+")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 Source = str | os.PathLike[str] | bytes
 
@@ -301,9 +302,7 @@ def _read_parquet(data: Path | bytes, label: str) -> pd.DataFrame:
         raise UsageError(f"cannot read {label}: {_one_line(exc)}") from exc
     for col in frame.columns:
         # whole-number phone columns: text, like every CSV/XLSX cell
-        if pd.api.types.is_integer_dtype(frame[col]) and not pd.api.types.is_bool_dtype(
-            frame[col]
-        ):
+        if pd.api.types.is_integer_dtype(frame[col]) and not pd.api.types.is_bool_dtype(frame[col]):
             frame[col] = frame[col].astype(str)
     return frame
 
@@ -411,29 +410,21 @@ def _encodings(head: bytes, label: str) -> list[str]:
     if b"\x00" in head:  # UTF-16 without a BOM has a NUL in every ASCII character
         even, odd = head[0::2].count(0), head[1::2].count(0)
         for name, nuls, others in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
-            if nuls >= len(head) // 4 and nuls >= 4 * others and _is_text(head, name):
+            text = _decoded(head, name) if nuls >= len(head) // 4 and nuls >= 4 * others else None
+            if text is not None and not _CONTROL_TEXT.search(text):
                 return [name]
     if _CONTROL.search(head):
         raise UsageError(f"{label} is not a text (CSV) file: {_binary_hint(head)}")
     # each candidate must at least decode the first bytes (a character may be cut at the end)
-    return [e for e in _FALLBACK if _decodes(head, e)] or ["latin-1"]
+    return [e for e in _FALLBACK if _decoded(head, e) is not None] or ["latin-1"]
 
 
-def _is_text(head: bytes, encoding: str) -> bool:
-    """``head`` decodes in ``encoding`` to text without control characters."""
+def _decoded(head: bytes, encoding: str) -> str | None:
+    """``head`` as text, or ``None`` if it is not ``encoding`` (a cut last character is fine)."""
     try:
-        text = codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+        return codecs.getincrementaldecoder(encoding)().decode(head, final=False)
     except UnicodeDecodeError:
-        return False
-    return not _CONTROL_TEXT.search(text)
-
-
-def _decodes(head: bytes, encoding: str) -> bool:
-    try:
-        codecs.getincrementaldecoder(encoding)().decode(head, final=False)
-    except UnicodeDecodeError:
-        return False
-    return True
+        return None
 
 
 def _binary_hint(head: bytes) -> str:
@@ -446,7 +437,7 @@ def _binary_hint(head: bytes) -> str:
 
 def _separator(head: bytes, encoding: str, skip: int) -> str:
     """The most frequent of ``,`` ``;`` tab on the header line (``,`` on a tie or none)."""
-    lines = head.decode(encoding, errors="replace").splitlines()
+    lines = _LINE_BREAK.split(head.decode(encoding, errors="replace"))  # as pandas splits
     first = lines[skip] if skip < len(lines) else ""
     counts = [first.count(sep) for sep in _SEPARATORS]
     return _SEPARATORS[counts.index(max(counts))]
