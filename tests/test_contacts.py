@@ -70,7 +70,7 @@ def test_parquet_int_column_becomes_text_and_suffixless_bytes_are_sniffed(
         (b"not a zip", "broken.xlsx", "cannot read broken.xlsx"),
         (b"PK\x03\x04 truncated zip", "broken.xlsx", "cannot read broken.xlsx"),
         (b"not parquet", "broken.parquet", "cannot read broken.parquet"),
-        (b"", "empty.csv", "cannot read empty.csv"),
+        (b"", "empty.csv", r"^empty\.csv is empty \(0 bytes\)$"),
         (b"phone,name\n", "header_only.csv", "header_only.csv has no rows"),
         (42, None, "path or the file.s bytes; got int"),
     ],
