@@ -71,17 +71,40 @@ class Interrupted(Exception):
 
 
 # -- reading input -----------------------------------------------------------------------------
-def read_table(path: str | Path) -> pd.DataFrame:
+def read_table(path: str | Path, args: argparse.Namespace | None = None) -> pd.DataFrame:
     """Read CSV, XLSX or Parquet (see :mod:`itnio_campaign.contacts`); phone numbers stay text.
+
+    ``--encoding``, ``--sheet`` (a name, or a number counted from 1) and ``--header-row``
+    come from ``args``.
 
     >>> # read_table("contacts.xlsx").dtypes["phone"]  ->  str
     """
     from .contacts import read_table as read
 
+    options: dict[str, Any] = {}
+    if args is not None:
+        if getattr(args, "encoding", None):
+            options["encoding"] = args.encoding
+        sheet = getattr(args, "sheet", None)
+        if sheet:
+            options["sheet"] = int(sheet) - 1 if sheet.isdigit() and int(sheet) > 0 else sheet
+        if getattr(args, "header_row", None):
+            options["header_row"] = args.header_row
     try:
-        return read(path)
+        return read(path, **options)
     except UsageError as exc:
         raise CliError(str(exc), _file_hint(Path(path))) from exc
+
+
+def describe_source(df: pd.DataFrame) -> str | None:
+    """How the file was read, when it matters: "read as cp1252" / "sheet 'Contacts'"."""
+    encoding = df.attrs.get("encoding")
+    if encoding and encoding.replace("-", "").lower() not in ("utf8", "utf8sig"):
+        return f"read as {encoding} (not UTF-8; --encoding overrides)"
+    sheets = df.attrs.get("sheets") or []
+    if len(sheets) > 1:
+        return f"sheet {df.attrs.get('sheet')!r} of {len(sheets)} (--sheet picks another)"
+    return None
 
 
 def _file_hint(path: Path) -> str:
@@ -92,7 +115,7 @@ def _file_hint(path: Path) -> str:
         return "check the path (FILE may be CSV, XLSX or Parquet)"
     if path.suffix.lower() not in SUFFIXES:
         return "use a .csv, .xlsx or .parquet file"
-    return "is it a valid CSV/XLSX/Parquet file, with a header row and at least one contact?"
+    return ""  # the reader's message says what is wrong with the file itself
 
 
 def pick_number_col(df: pd.DataFrame, number_col: str | None) -> Hashable:
@@ -163,7 +186,10 @@ def make_plan(args: argparse.Namespace) -> Plan:
     """Read FILE and plan the campaign with the options given."""
     from .plan import plan_campaign
 
-    df = read_table(args.file)
+    df = read_table(args.file, args)
+    how = describe_source(df)
+    if how:
+        print(f"{args.file}: {how}")
     number_col = pick_number_col(df, args.number_col)
     options: dict[str, Any] = {}
     if args.region:
@@ -638,6 +664,16 @@ def _sub(subs: Any, name: str, help_: str, example: str) -> argparse.ArgumentPar
 
 def _plan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", metavar="FILE", help="contacts: .csv, .xlsx or .parquet")
+    p.add_argument(
+        "--encoding",
+        help="the CSV file's encoding (default: detected: UTF-8, UTF-16, then cp1252)",
+    )
+    p.add_argument("--sheet", help="the Excel sheet: its name, or its number from 1")
+    p.add_argument(
+        "--header-row",
+        type=_positive_int,
+        help="the row holding the column names, counted from 1 (default 1)",
+    )
     p.add_argument(
         "--number-col",
         help="phone column (default: guessed by name, e.g. number/phone/mobile, then by values)",

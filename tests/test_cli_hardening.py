@@ -3,6 +3,7 @@ the truth, options that reach the send, one clear line instead of a traceback.""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -126,3 +127,34 @@ def test_demo_runs_twice_in_one_folder(tmp_path: Path) -> None:
         outcomes.append([ln for ln in proc.stdout.splitlines() if ln.startswith("  ")][:12])
     assert outcomes[0] == outcomes[1]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["campaign_report.xlsx"]
+
+
+def test_plan_reads_a_cp1252_csv_with_trailing_commas_and_says_how(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    rows = "".join(f"+91 98{i:08d},Zoë{i},Café,\n" for i in range(5))
+    path.write_bytes(("phone,first_name,store,\n" + rows).encode("cp1252"))
+    proc = run(["plan", str(path), "--content", CONTENT, "--show", "2"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "read as cp1252" in proc.stdout
+    assert "Hi Zoë0, 20% off at Café" in proc.stdout
+    assert re.search(r"ready\s+5", proc.stdout), proc.stdout
+
+
+def test_plan_reads_the_sheet_and_header_row_asked_for(tmp_path: Path) -> None:
+    path = tmp_path / "book.xlsx"
+    with pd.ExcelWriter(path) as writer:
+        pd.DataFrame({"note": ["read me"]}).to_excel(writer, sheet_name="Info", index=False)
+        frame = pd.DataFrame([["Customer list", None], ["phone", "first_name"]]
+                             + [[f"+91 98{i:08d}", f"N{i}"] for i in range(4)])  # fmt: skip
+        frame.to_excel(writer, sheet_name="Contacts", index=False, header=False)
+    args = ["plan", str(path), "--content", "Hi {first_name}", "--number-col", "phone"]
+    wrong = run(args, tmp_path)
+    assert wrong.returncode == 1 and "no column 'phone'" in wrong.stderr
+    by_name = run([*args, "--sheet", "Contacts", "--header-row", "2"], tmp_path)
+    assert by_name.returncode == 0, by_name.stderr
+    assert re.search(r"ready\s+4", by_name.stdout), by_name.stdout
+    by_number = run([*args, "--sheet", "2", "--header-row", "2"], tmp_path)
+    assert by_number.returncode == 0 and by_number.stdout == by_name.stdout
+    unknown = run([*args, "--sheet", "Nope"], tmp_path)
+    assert unknown.returncode == 1 and "'Contacts'" in unknown.stderr
+    no_traceback(unknown)
