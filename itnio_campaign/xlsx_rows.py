@@ -20,7 +20,7 @@ the report go through it, and :func:`cell_xml` gives the same result for the sam
 carriage return is kept here (``&#13;``), where openpyxl's writer lets XML turn it into a line
 feed.
 
-Value rules: NaN / None / NA / NaT -> empty; infinities, ints of 15+ digits, numbers outside
+Value rules: NaN / None / NA / NaT / "" -> empty; infinities, ints of 15+ digits, numbers outside
 Excel's range, times before 1900-03-01, durations, times of day -> text; tz-aware times ->
 naive UTC; bytes -> UTF-8 text (undecodable bytes as ``\\xNN``); containers -> JSON-like
 text; anything else -> ``str()`` (or ``repr()``, or ``<unprintable T>``). Text cleaning:
@@ -134,9 +134,10 @@ def cell_value(v: Any) -> CellValue:
     ('café', '918563012345678901', None)
     """
     try:
-        return _cell_value(v)
+        value = _cell_value(v)
     except Exception:  # a value's own __str__ / __repr__ / tzinfo may raise anything
-        return fit_text(_safe_str(v))
+        value = fit_text(_safe_str(v))
+    return None if value == "" else value  # an empty text is an empty cell
 
 
 def _cell_value(v: Any) -> CellValue:
