@@ -138,8 +138,11 @@ def write_report(
 
     ``max_rows`` is the number of rows a sheet may hold, header included (Excel's limit);
     longer tables continue on "Recipients (2)", "Recipients (3)", ... and Summary says so.
-    The file is replaced atomically: a failure never leaves a half-written report behind.
-    Bad input (not ``.xlsx``, replies not a DataFrame, no state column) raises ``UsageError``.
+    The file is written beside ``path`` under a temporary name and renamed at the end: a
+    failure never leaves a half-written report behind. Bad input (not ``.xlsx``, replies not
+    a DataFrame, ``outcome_columns`` not aligned with ``OUTCOME_COLUMNS``) raises
+    ``UsageError``; a file that cannot be written (missing folder, a folder at ``path``, no
+    permission, disk full) raises :class:`ReportError` naming ``path`` and the cause.
 
     Example::
 
