@@ -10,13 +10,17 @@ formula when typed (``=``, ``+``, ``-``, ``@``, tab, CR) also get the "quote pre
 typed with a leading apostrophe, so the visible value stays identical. NaN becomes an empty cell;
 timezone-aware times are written as naive UTC (Excel has no time zones) and the header says so.
 
-How it stays fast: openpyxl (write-only mode) builds the workbook, the styles, the Summary with
-its chart, and each table sheet's header, widths, frozen pane and autofilter. openpyxl's
-per-cell writer costs ~9 µs a cell here (2-core machine, no lxml): 100,000 rows x 16 plain
-string cells took 14.4 s before any styling. So the table *rows* are encoded by this module as
-SpreadsheetML ``<row>`` elements (inline strings; style ids registered through openpyxl's
-``style_id``) and spliced into the saved file's ``<sheetData>`` a chunk at a time (~1.5 µs a
-cell, bounded memory). Read back by openpyxl and LibreOffice, values and styles are the same.
+Writing never fails on a value: bytes, mixed types, nested objects, Decimal, huge ints and
+objects whose ``str()`` raises all get a readable text (rules in
+:func:`itnio_campaign.xlsx_rows.cell_value`); text past Excel's 32,767 UTF-16 units is cut and
+ends with "…". The user's number column (``settings["number_col"]``), its order id column and
+numeric columns that hold ids are written as text (``919365012345.0`` -> ``919365012345``).
+If the file cannot be written (missing folder, no permission, disk full), :class:`ReportError`
+names the path and the cause, and the destination is left as it was.
+
+How it stays fast: openpyxl builds the workbook skeleton (styles, Summary and its chart, each
+table's header); the table rows are encoded by :mod:`itnio_campaign.xlsx_rows` and spliced in
+(100,000 recipients in about 2 s instead of 14 s; see that module).
 
 Example::
 
@@ -26,22 +30,17 @@ Example::
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
-import tempfile
-import zipfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime
 from io import BytesIO
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Protocol
-from xml.etree import ElementTree
 
-import numpy as np
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -51,27 +50,38 @@ from openpyxl.utils import get_column_letter
 
 from . import models as m
 from .config import public_settings
-from .errors import UsageError
+from .errors import ItnioError, UsageError
+from .result import OUTCOME_COLUMNS
+from .xlsx_rows import (
+    RISKY_FIRST,
+    CellStyles,
+    ColumnEncoder,
+    any_cells,
+    cell_value,
+    cell_xml,
+    datetime_cells,
+    splice_rows,
+    string_xml,
+    table_rows,
+    text_xml,
+)
 
-__all__ = ["EXCEL_MAX_ROWS", "ReportSource", "write_report"]
+__all__ = ["EXCEL_MAX_ROWS", "ReportError", "ReportSource", "write_report"]
 
 #: Rows in one Excel sheet, header included.
 EXCEL_MAX_ROWS = 1_048_576
 
 _FAILURE_STATES = (m.REJECTED, m.UNKNOWN, m.MISSING, m.UNDELIVERED)
-#: First characters that make Excel (or a CSV export of the sheet) read a string as a formula.
-_RISKY_FIRST = ("=", "+", "-", "@", "\t", "\r")
 #: Outcome columns that are identifiers: always text, so "+91..." and leading zeros survive.
 _ID_OUTCOMES = ("number", "order_id", "msg_id")
+#: Settings naming user columns that hold identifiers (the plan's number and order id columns).
+_ID_SETTINGS = ("number_col", "order_id_col")
 #: User columns whose numbers are really identifiers (a phone list read from Excel as float).
 _ID_NAME = re.compile(r"phone|mobile|msisdn|number|tel|whatsapp|(^|_)id($|_)", re.IGNORECASE)
-#: Integers from here on lose digits as Excel numbers (15 significant digits).
-_BIG_INT = 10**15
-_EXCEL_EPOCH = datetime(1899, 12, 30)
 _DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 _DATE_FORMAT = "yyyy-mm-dd"
 _CHUNK_ROWS = 20_000
-_CELL_TEXT_MAX = 32_767
+_WIDTH_SAMPLE = 500
 _MIN_WIDTH, _MAX_WIDTH = 8, 50
 
 _GREEN, _RED, _AMBER, _GREY, _BLUE = "C6EFCE", "FFC7CE", "FFEB9C", "D9D9D9", "DDEBF7"
@@ -87,6 +97,13 @@ _STATE_COLOURS: dict[str, str] = {
     m.READY: _BLUE,
     **{state: _GREY for state in m.SKIPPED_STATES},
 }
+
+
+class ReportError(ItnioError):
+    """The report file could not be written (missing folder, no permission, disk full, ...).
+
+    The message names the path and the cause; the destination is left as it was.
+    """
 
 
 class _SummaryLike(Protocol):
@@ -121,8 +138,11 @@ def write_report(
 
     ``max_rows`` is the number of rows a sheet may hold, header included (Excel's limit);
     longer tables continue on "Recipients (2)", "Recipients (3)", ... and Summary says so.
-    The file is replaced atomically: a failure never leaves a half-written report behind.
-    Bad input (not ``.xlsx``, replies not a DataFrame, no state column) raises ``UsageError``.
+    The file is written beside ``path`` under a temporary name and renamed at the end: a
+    failure never leaves a half-written report behind. Bad input (not ``.xlsx``, replies not
+    a DataFrame, ``outcome_columns`` not aligned with ``OUTCOME_COLUMNS``) raises
+    ``UsageError``; a file that cannot be written (missing folder, a folder at ``path``, no
+    permission, disk full) raises :class:`ReportError` naming ``path`` and the cause.
 
     Example::
 
@@ -138,43 +158,73 @@ def write_report(
         )
     if max_rows < 2:
         raise UsageError("max_rows must leave room for a header and at least one row")
+    _check_destination(out)
 
     frame = result.frame
-    state_col = _outcome_name(result.outcome_columns, "state")
-    if state_col is None or state_col not in frame.columns:
-        raise UsageError("result.outcome_columns names no 'state' column present in result.frame")
+    outcome = _outcome_positions(frame, result.outcome_columns)
+    state_at = outcome["state"]
     summary = dict(result.summary().as_dict())
 
-    recipients = _table_frame(frame)
-    failures = recipients[frame[state_col].isin(_FAILURE_STATES).to_numpy()]
-    id_columns = {c for c in (_outcome_name(result.outcome_columns, n) for n in _ID_OUTCOMES) if c}
+    recipients, shift = _table_frame(frame)
+    failures = recipients[frame.iloc[:, state_at].isin(_FAILURE_STATES).to_numpy()]
+    user_ids = _user_id_positions(frame, result.outcome_columns, result.settings)
+    id_columns = {outcome[n] + shift for n in _ID_OUTCOMES} | {i + shift for i in user_ids}
+    state_column = state_at + shift
     tables = [
-        *_split("Recipients", recipients, max_rows, id_columns, state_col),
-        *_split("Failures", failures, max_rows, id_columns, state_col),
-        *_split("Batches", _table_frame(result.batches_frame()), max_rows, set(), None),
+        *_split("Recipients", recipients, max_rows, id_columns, state_column),
+        *_split("Failures", failures, max_rows, id_columns, state_column),
+        *_split("Batches", _table_frame(result.batches_frame())[0], max_rows, set(), None),
     ]
     if replies is not None:
-        tables += _split("Replies", _table_frame(replies), max_rows, set(), None)
+        tables += _split("Replies", _table_frame(replies)[0], max_rows, set(), None)
 
     wb = Workbook(write_only=True)
     styles = _Styles(wb)
-    counts = _state_counts(summary, frame[state_col])
+    counts = _state_counts(summary, frame.iloc[:, state_at])
     _write_summary(wb, styles, summary, counts, result.settings, tables)
     for table in tables:
         _write_table_head(wb, styles, table)
     skeleton = BytesIO()
     wb.save(skeleton)
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
-        _splice_rows(skeleton, Path(tmp), {t.title: t for t in tables})
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    rows = {t.title: table_rows(t.data, t.encoders, _CHUNK_ROWS) for t in tables}
+    _write_atomically(out, lambda sink: splice_rows(skeleton, sink, rows, out.parent))
     return out
+
+
+# --- the file: checked first, written to a temporary name, renamed at the end ---------------
+
+
+def _check_destination(out: Path) -> None:
+    """Refuse before any work a destination that cannot be a report file."""
+    folder = out.parent
+    if not folder.exists():
+        raise ReportError(f"cannot write the report {out}: the folder {folder} does not exist")
+    if not folder.is_dir():
+        raise ReportError(f"cannot write the report {out}: {folder} is not a folder")
+    if out.is_dir():
+        raise ReportError(f"cannot write the report {out}: it is a folder, not a file")
+
+
+def _write_atomically(out: Path, write: Any) -> None:
+    """``write(sink)`` into a new file beside ``out``, then rename it to ``out``.
+
+    On any failure the temporary file is removed and ``out`` is left as it was; an OSError
+    becomes a :class:`ReportError` naming ``out`` (never the temporary name) and the cause.
+    """
+    tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with tmp.open("xb") as sink:  # "x": a plain new file, with the user's usual permissions
+            write(sink)
+        os.replace(tmp, out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        cause = exc.strerror or str(exc) or type(exc).__name__
+        if out.is_dir():
+            cause = "it is a folder, not a file"
+        raise ReportError(f"cannot write the report {out}: {cause}") from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 # --- tables: which rows and columns go on which sheet -------------------------------------
@@ -191,57 +241,95 @@ class _Table:
     part: int = 1
     parts: int = 1
     first_row_number: int = 1  # input row number of this part's first row (1-based)
-    encoders: list[Callable[[Sequence[Any], list[str]], list[str]]] = field(default_factory=list)
+    encoders: list[ColumnEncoder] = field(default_factory=list)
 
     @property
     def last_cell(self) -> str:
         return f"{get_column_letter(max(1, self.data.shape[1]))}{len(self.data) + 1}"
 
 
-def _outcome_name(outcome_columns: Sequence[str], name: str) -> str | None:
-    """The real column name of outcome ``name`` (renamed ``sms_<name>`` on a clash)."""
-    for candidate in (name, f"sms_{name}"):
-        if candidate in outcome_columns:
-            return candidate
-    return None
+def _outcome_positions(frame: pd.DataFrame, outcome_columns: Sequence[str]) -> dict[str, int]:
+    """Position in ``frame`` of each outcome (``number``, ``state``, ...), by its real name.
+
+    ``outcome_columns`` is aligned with ``result.OUTCOME_COLUMNS``: the real names may differ
+    from the outcomes' own (a user column ``state`` stays the user's), so no name is assumed.
+    """
+    names = list(outcome_columns)
+    if len(names) != len(OUTCOME_COLUMNS):
+        raise UsageError(
+            f"result.outcome_columns must name the {len(OUTCOME_COLUMNS)} outcome columns "
+            f"({', '.join(OUTCOME_COLUMNS)}) in order; got {len(names)}"
+        )
+    columns = list(frame.columns)
+    positions = {}
+    for outcome, name in zip(OUTCOME_COLUMNS, names, strict=True):
+        found = [i for i, c in enumerate(columns) if c == name]
+        if len(found) != 1:
+            raise UsageError(f"the {outcome} column {name!r} is not once in result.frame")
+        positions[outcome] = found[0]
+    return positions
 
 
-def _table_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """``df`` with a meaningful (non-default) index as leading columns, names as strings."""
+def _user_id_positions(
+    frame: pd.DataFrame, outcome_columns: Sequence[str], settings: Mapping[str, Any]
+) -> set[int]:
+    """Positions of the user's columns the plan used as identifiers (number, order id)."""
+    wanted = [_label(settings.get(k)) for k in _ID_SETTINGS if settings.get(k) is not None]
+    outcomes = set(outcome_columns)
+    return {
+        i
+        for i, c in enumerate(frame.columns)
+        if c not in outcomes and any(_label(c) == w for w in wanted)
+    }
+
+
+def _label(name: Any) -> Any:
+    """A column label comparable with its JSON round trip (a tuple stored comes back a list)."""
+    return tuple(name) if isinstance(name, list | tuple) else name
+
+
+def _text_name(name: Any) -> str:
+    text = cell_value(name)
+    return "" if text is None else str(text)
+
+
+def _table_frame(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """``df`` with a meaningful (non-default) index as leading columns, names as strings.
+
+    Returns the table and the number of index columns put in front of ``df``'s columns.
+    """
     columns: list[pd.Series] = []
     index = df.index
     if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
         for level, name in enumerate(index.names):
             fallback = "index" if index.nlevels == 1 else f"index_{level}"
-            label = fallback if name is None else str(name)
+            label = fallback if name is None else _text_name(name)
             columns.append(pd.Series(index.get_level_values(level), name=label))
+    shift = len(columns)
     for i, name in enumerate(df.columns):  # by position: duplicate names are allowed
-        columns.append(df.iloc[:, i].reset_index(drop=True).rename(str(name)))
+        columns.append(df.iloc[:, i].reset_index(drop=True).rename(_text_name(name)))
     if not columns:
-        return pd.DataFrame(index=pd.RangeIndex(len(df)))
+        return pd.DataFrame(index=pd.RangeIndex(len(df))), shift
     table = pd.concat(columns, axis=1)
     table.index = pd.RangeIndex(len(df))
-    return table
+    return table, shift
 
 
 def _split(
     title: str,
     table: pd.DataFrame,
     max_rows: int,
-    id_columns: set[str],
-    state_col: str | None,
+    id_columns: set[int],
+    state_column: int | None,
 ) -> list[_Table]:
     """One or more sheets holding ``table``; never truncates."""
     per_sheet = max_rows - 1
-    names = [str(c) for c in table.columns]
-    ids = {i for i, n in enumerate(names) if n in id_columns}
-    state = names.index(state_col) if state_col in names else None
     parts = max(1, math.ceil(len(table) / per_sheet))
     out = []
     for k in range(parts):
         chunk = table.iloc[k * per_sheet : (k + 1) * per_sheet]
         sheet = title if k == 0 else f"{title} ({k + 1})"
-        out.append(_Table(sheet, chunk, ids, state, k + 1, parts, k * per_sheet + 1))
+        out.append(_Table(sheet, chunk, id_columns, state_column, k + 1, parts, k * per_sheet + 1))
     return out
 
 
@@ -259,10 +347,12 @@ class _Styles:
         self.fills = {
             colour: PatternFill("solid", fgColor=colour) for colour in set(_STATE_COLOURS.values())
         }
-        self.text = self._id(number_format="@")
-        self.quoted = self._id(number_format="@", quotePrefix=True)
-        self.datetime = self._id(number_format=_DATETIME_FORMAT)
-        self.date = self._id(number_format=_DATE_FORMAT)
+        self.cells = CellStyles(
+            text=self._id(number_format="@"),
+            quoted=self._id(number_format="@", quotePrefix=True),
+            datetime=self._id(number_format=_DATETIME_FORMAT),
+            date=self._id(number_format=_DATE_FORMAT),
+        )
         self.state_text = {
             state: self._id(number_format="@", fill=self.fills[colour])
             for state, colour in _STATE_COLOURS.items()
@@ -378,12 +468,7 @@ def _write_summary(
 
     heading("Settings (secrets removed)")
     for key, value in public_settings(settings).items():
-        line(
-            key,
-            value
-            if isinstance(value, str | int | float | Decimal | bool) or value is None
-            else json.dumps(value, ensure_ascii=False, default=str),
-        )
+        line(key, value)  # nested settings become JSON-like text (cell_value)
 
     for row in rows:
         ws.append(row)
@@ -404,35 +489,18 @@ def _write_summary(
 
 
 def _cell(ws: Any, value: Any, **style: Any) -> Any:
-    """A write-only cell for ``value``: strings always text, times naive UTC, NaN empty."""
+    """A write-only cell for ``value`` by the row writer's rules (:func:`cell_value`)."""
     cell = WriteOnlyCell(ws)
-    value = _plain(value)
+    value = cell_value(value)
+    cell.value = value
     if isinstance(value, str):
-        cell.value = _clean_text(value)
         cell.data_type = "s"  # openpyxl would turn "=..." into a formula
-        if value.startswith(_RISKY_FIRST):
+        if value.startswith(RISKY_FIRST):
             cell.quotePrefix = True
-    else:
-        cell.value = value
     for name, setting in style.items():
         if setting is not None:
             setattr(cell, name, setting)
     return cell
-
-
-def _plain(value: Any) -> Any:
-    """A value openpyxl accepts, with the same rules as the row encoder."""
-    if value is None or value is pd.NaT or value is pd.NA:
-        return None
-    if isinstance(value, float | np.floating | Decimal) and not math.isfinite(value):
-        return None if math.isnan(value) else str(value)  # Excel has no NaN or infinity
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(UTC).replace(tzinfo=None)
-    if isinstance(value, str | int | float | Decimal | bool | datetime | date):
-        return value
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)
 
 
 # --- table sheets: header through openpyxl, rows spliced in -------------------------------
@@ -446,8 +514,7 @@ def _write_table_head(wb: Workbook, styles: _Styles, table: _Table) -> None:
         encoder, utc = _encoder_for(column, styles, i in table.id_columns, i == table.state_column)
         table.encoders.append(encoder)
         headers.append(f"{name} (UTC)" if utc else str(name))
-        sample = column.iloc[:500].dropna().astype(str).str.len()
-        widest = max(len(headers[-1]) + 2, int(sample.max()) + 2 if len(sample) else 0)
+        widest = max(len(headers[-1]), _widest_text(column.iloc[:_WIDTH_SAMPLE])) + 2
         if pd.api.types.is_datetime64_any_dtype(column.dtype):
             widest = max(widest, 20)
         ws.column_dimensions[get_column_letter(i + 1)].width = min(
@@ -459,21 +526,26 @@ def _write_table_head(wb: Workbook, styles: _Styles, table: _Table) -> None:
     ws.append([_cell(ws, h, font=styles.header_font, fill=styles.header_fill) for h in headers])
 
 
-Encoder = Callable[[Sequence[Any], list[str]], list[str]]
+def _widest_text(sample: pd.Series) -> int:
+    """Characters of the widest value in ``sample``, shown as the report shows it."""
+    widths = [len(str(v)) for v in map(cell_value, sample.tolist()) if v is not None]
+    return min(max(widths, default=0), _MAX_WIDTH)
 
 
 def _encoder_for(
     column: pd.Series, styles: _Styles, as_text: bool, by_state: bool
-) -> tuple[Encoder, bool]:
+) -> tuple[ColumnEncoder, bool]:
     """How to encode one column's cells, and whether its times were converted to UTC."""
     dtype = column.dtype
+    cells = styles.cells
     if pd.api.types.is_datetime64_any_dtype(dtype):
-        return _datetime_encoder(styles), getattr(dtype, "tz", None) is not None
+        utc = getattr(dtype, "tz", None) is not None
+        return lambda c, refs: datetime_cells(c, refs, cells), utc
     if by_state:
         return _state_encoder(styles), False
     if as_text or _numeric_identifier(column):
-        return _text_encoder(styles), False
-    return _any_encoder(styles), False
+        return _text_encoder(cells), False
+    return lambda c, refs: any_cells(c, refs, cells), False
 
 
 def _numeric_identifier(column: pd.Series) -> bool:
@@ -481,197 +553,51 @@ def _numeric_identifier(column: pd.Series) -> bool:
     dtype = column.dtype
     if not _ID_NAME.search(str(column.name)) or pd.api.types.is_bool_dtype(dtype):
         return False
-    if not pd.api.types.is_numeric_dtype(dtype):
+    if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_complex_dtype(dtype):
         return False
     values = column.dropna().astype("float64")
     return bool(len(values)) and bool((values % 1 == 0).all()) and values.abs().max() >= 1e6
 
 
-def _values(column: pd.Series) -> list[Any]:
-    """Python values of a column chunk; datetime64 becomes Excel serial days (NaN: empty)."""
-    if pd.api.types.is_datetime64_any_dtype(column.dtype):
-        times = column
-        if getattr(column.dtype, "tz", None) is not None:
-            times = column.dt.tz_convert("UTC").dt.tz_localize(None)
-        serial = (times - pd.Timestamp(_EXCEL_EPOCH)) / pd.Timedelta(days=1)
-        return serial.astype("float64").tolist()
-    return column.tolist()
+def id_text(v: Any) -> str | None:
+    """An identifier as text: ``918563012345.0`` -> ``'918563012345'``; NaN -> None.
+
+    >>> id_text(919365012345.0), id_text(float("nan")), id_text("+91 93650")
+    ('919365012345', None, '+91 93650')
+    """
+    if type(v) is str:
+        return v
+    if isinstance(v, float) and math.isfinite(v) and v.is_integer():
+        return str(int(v))  # also np.float64, a float subclass
+    value = cell_value(v)
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    return str(value)
 
 
-_TO_ESCAPE = re.compile(r"[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def _clean_text(s: str) -> str:
-    """XML cannot hold these control characters: each becomes U+FFFD (visible, not dropped)."""
-    return _ILLEGAL.sub("\ufffd", s)
-
-
-def _xml_text(s: str) -> str:
-    if _TO_ESCAPE.search(s) is None:
-        return s
-    s = _clean_text(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return s.replace("\r", "&#13;")  # a raw CR would be read back as LF
-
-
-def _text_xml(ref: str, s: str, style: int) -> str:
-    text = _xml_text(s)
-    return f'<c r="{ref}" s="{style}" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
-
-
-def _string_xml(ref: str, s: str, styles: _Styles) -> str:
-    if not s:
-        return ""
-    if len(s) > _CELL_TEXT_MAX:  # Excel would call the file corrupt; the cut is marked
-        s = s[: _CELL_TEXT_MAX - 1] + "…"
-    return _text_xml(ref, s, styles.quoted if s.startswith(_RISKY_FIRST) else styles.text)
-
-
-def _any_xml(ref: str, v: Any, styles: _Styles) -> str:
-    """One cell of any Python value; '' means an empty cell."""
-    t = type(v)
-    if t is str:
-        return _string_xml(ref, v, styles)
-    if v is None:
-        return ""
-    if t is float or isinstance(v, float | np.floating):
-        if math.isnan(v):
-            return ""
-        if math.isinf(v):
-            return _string_xml(ref, str(v), styles)
-        return f'<c r="{ref}"><v>{float(v)!r}</v></c>'
-    if t is bool or isinstance(v, np.bool_):
-        return f'<c r="{ref}" t="b"><v>{int(v)}</v></c>'
-    if isinstance(v, int | np.integer):
-        number = int(v)
-        if abs(number) >= _BIG_INT:  # Excel keeps 15 digits: write long ids as text
-            return _string_xml(ref, str(number), styles)
-        return f'<c r="{ref}"><v>{number}</v></c>'
-    if v is pd.NaT or v is pd.NA:
-        return ""
-    if isinstance(v, Decimal):
-        if not v.is_finite():
-            return "" if v.is_nan() else _string_xml(ref, str(v), styles)
-        return f'<c r="{ref}"><v>{format(v, "f")}</v></c>'
-    if isinstance(v, datetime):
-        if v.tzinfo is not None:
-            v = v.astimezone(UTC).replace(tzinfo=None)
-        days = (v - _EXCEL_EPOCH) / timedelta(days=1)
-        return f'<c r="{ref}" s="{styles.datetime}"><v>{days!r}</v></c>'
-    if isinstance(v, date):
-        return f'<c r="{ref}" s="{styles.date}"><v>{(v - _EXCEL_EPOCH.date()).days}</v></c>'
-    return _string_xml(ref, str(v), styles)
-
-
-def _any_encoder(styles: _Styles) -> Encoder:
-    return lambda values, refs: [_any_xml(r, v, styles) for r, v in zip(refs, values, strict=True)]
-
-
-def _as_text(v: Any) -> str | None:
-    """An identifier as text: 918563012345.0 -> '918563012345'; NaN -> None."""
-    if v is None or v is pd.NA or v is pd.NaT:
-        return None
-    if isinstance(v, float | np.floating):
-        if math.isnan(v):
-            return None
-        return str(int(v)) if v.is_integer() else repr(float(v))
-    return str(v)
-
-
-def _text_encoder(styles: _Styles) -> Encoder:
-    def encode(values: Sequence[Any], refs: list[str]) -> list[str]:
+def _text_encoder(cells: CellStyles) -> ColumnEncoder:
+    def encode(column: pd.Series, refs: list[str]) -> list[str]:
         out = []
-        for ref, v in zip(refs, values, strict=True):
-            s = v if type(v) is str else _as_text(v)
-            out.append(_string_xml(ref, s, styles) if s else "")
+        for ref, v in zip(refs, column.tolist(), strict=True):
+            s = v if type(v) is str else id_text(v)
+            out.append(string_xml(ref, s, cells) if s else "")
         return out
 
     return encode
 
 
-def _state_encoder(styles: _Styles) -> Encoder:
-    def encode(values: Sequence[Any], refs: list[str]) -> list[str]:
+def _state_encoder(styles: _Styles) -> ColumnEncoder:
+    cells = styles.cells
+
+    def encode(column: pd.Series, refs: list[str]) -> list[str]:
         out = []
-        for ref, v in zip(refs, values, strict=True):
+        for ref, v in zip(refs, column.tolist(), strict=True):
             style = styles.state_text.get(v) if type(v) is str else None
-            out.append(_text_xml(ref, v, style) if style is not None else _any_xml(ref, v, styles))
+            out.append(text_xml(ref, v, style) if style is not None else cell_xml(ref, v, cells))
         return out
 
     return encode
-
-
-def _datetime_encoder(styles: _Styles) -> Encoder:
-    def encode(values: Sequence[Any], refs: list[str]) -> list[str]:
-        return [
-            "" if v != v else f'<c r="{r}" s="{styles.datetime}"><v>{v!r}</v></c>'  # v != v: NaT
-            for r, v in zip(refs, values, strict=True)
-        ]
-
-    return encode
-
-
-def _row_chunks(table: _Table) -> Iterator[bytes]:
-    """The table's ``<row>`` elements (row 2 onwards), a chunk of rows at a time."""
-    letters = [get_column_letter(i + 1) for i in range(table.data.shape[1])]
-    for start in range(0, len(table.data), _CHUNK_ROWS):
-        chunk = table.data.iloc[start : start + _CHUNK_ROWS]
-        numbers = [str(r) for r in range(start + 2, start + 2 + len(chunk))]
-        columns = [
-            encode(_values(chunk.iloc[:, i]), [letter + n for n in numbers])
-            for i, (letter, encode) in enumerate(zip(letters, table.encoders, strict=True))
-        ]
-        parts: list[str] = []
-        for n, cells in zip(numbers, zip(*columns, strict=True), strict=True):
-            parts.append(f'<row r="{n}">')
-            parts.extend(cells)
-            parts.append("</row>")
-        yield "".join(parts).encode("utf-8")
-
-
-# --- splice: rows into the saved workbook's sheets -------------------------------------------
-
-_NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-_NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
-_NS_PKG = "{http://schemas.openxmlformats.org/package/2006/relationships}"
-
-
-def _sheet_parts(zin: zipfile.ZipFile) -> dict[str, str]:
-    """Sheet title -> zip member of its worksheet XML, as the workbook's relationships say."""
-    book = ElementTree.fromstring(zin.read("xl/workbook.xml"))
-    rels = ElementTree.fromstring(zin.read("xl/_rels/workbook.xml.rels"))
-    targets = {r.get("Id"): r.get("Target", "") for r in rels.iter(f"{_NS_PKG}Relationship")}
-    parts = {}
-    for sheet in book.iter(f"{_NS_MAIN}sheet"):
-        target = targets[sheet.get(f"{_NS_REL}id")]
-        member = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
-        parts[sheet.get("name", "")] = member
-    return parts
-
-
-def _splice_rows(skeleton: BytesIO, dest: Path, tables: dict[str, _Table]) -> None:
-    """Copy the openpyxl-saved ``skeleton`` to ``dest`` with each table's rows inserted."""
-    skeleton.seek(0)
-    with (
-        zipfile.ZipFile(skeleton) as zin,
-        zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=3) as zout,
-        tempfile.TemporaryDirectory(prefix="itnio-xlsx-") as tmp,
-    ):
-        members = {member: title for title, member in _sheet_parts(zin).items() if title in tables}
-        for info in zin.infolist():
-            data = zin.read(info.filename)
-            title = members.get(info.filename)
-            if title is None:
-                zout.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
-                continue
-            head, sep, tail = data.partition(b"</sheetData>")
-            if not sep:
-                raise RuntimeError(f"unexpected worksheet XML for sheet {title!r}")
-            # Staged in a file, as openpyxl does, so zipfile knows the size and adds ZIP64
-            # records only past 2 GiB: Excel rejects some ZIP64 forms on ordinary files.
-            staged = Path(tmp) / "sheet.xml"
-            with staged.open("wb") as sink:
-                sink.write(head)
-                for chunk in _row_chunks(tables[title]):
-                    sink.write(chunk)
-                sink.write(sep + tail)
-            zout.write(staged, info.filename)

@@ -35,6 +35,7 @@ OUTCOMES = [
     "number",
     "order_id",
     "content",
+    "encoding",
     "segments",
     "sms_state",  # the user has a "state" column, so the outcome is renamed
     "msg_id",
@@ -112,6 +113,7 @@ def make_result(n: int = 280) -> StandInResult:
             ],
             "order_id": [f"00{i:06d}" for i in range(n)],
             "content": [f"Hi {nm or 'there'}, 20% off!" for nm in names],
+            "encoding": ["GSM-7" if i % 2 else "UCS-2" for i in range(n)],
             "segments": [1 + (i % 3 == 0) for i in range(n)],
             "sms_state": states,
             "msg_id": [f"2024112609{i:010d}" if a else np.nan for i, a in enumerate(accepted)],
