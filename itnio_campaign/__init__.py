@@ -26,6 +26,7 @@ from .errors import (
     NotSentError,
     RedirectError,
     RejectedError,
+    ReportError,
     TransientApiError,
     UsageError,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "PlanSummary",
     "RedirectError",
     "RejectedError",
+    "ReportError",
     "ResultSummary",
     "RetryPolicy",
     "SendOptions",

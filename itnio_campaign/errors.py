@@ -7,6 +7,7 @@ The tree::
     ├── UsageError           the caller broke a documented limit or passed bad input;
     │                        raised before any I/O
     ├── LedgerError          a ledger file in use, foreign, corrupt or of another schema
+    ├── ReportError          the Excel report could not be written (folder, permission, disk)
     ├── ApiError             the provider answered with a status other than "0"
     │   ├── FatalApiError        -1 -2 -10 -13: stop the whole campaign
     │   │   └── RedirectError        HTTP 3xx: never followed; the base URL is wrong
@@ -109,6 +110,13 @@ class LedgerError(ItnioError):
     """A campaign ledger file is in use, not a ledger, corrupt, or of another schema version.
 
     The file is left untouched.
+    """
+
+
+class ReportError(ItnioError):
+    """The report file could not be written (missing folder, no permission, disk full, ...).
+
+    The message names the path and the cause; the destination is left as it was.
     """
 
 

@@ -50,7 +50,7 @@ from openpyxl.utils import get_column_letter
 
 from . import models as m
 from .config import public_settings
-from .errors import ItnioError, UsageError
+from .errors import ReportError, UsageError
 from .result import OUTCOME_COLUMNS
 from .xlsx_rows import (
     RISKY_FIRST,
@@ -71,7 +71,6 @@ __all__ = ["EXCEL_MAX_ROWS", "ReportError", "ReportSource", "write_report"]
 #: Rows in one Excel sheet, header included.
 EXCEL_MAX_ROWS = 1_048_576
 
-_FAILURE_STATES = (m.REJECTED, m.UNKNOWN, m.MISSING, m.UNDELIVERED)
 #: Outcome columns that are identifiers: always text, so "+91..." and leading zeros survive.
 _ID_OUTCOMES = ("number", "order_id", "msg_id")
 #: Settings naming user columns that hold identifiers (the plan's number and order id columns).
@@ -97,13 +96,6 @@ _STATE_COLOURS: dict[str, str] = {
     m.READY: _BLUE,
     **{state: _GREY for state in m.SKIPPED_STATES},
 }
-
-
-class ReportError(ItnioError):
-    """The report file could not be written (missing folder, no permission, disk full, ...).
-
-    The message names the path and the cause; the destination is left as it was.
-    """
 
 
 class _SummaryLike(Protocol):
@@ -166,7 +158,7 @@ def write_report(
     summary = dict(result.summary().as_dict())
 
     recipients, shift = _table_frame(frame)
-    failures = recipients[frame.iloc[:, state_at].isin(_FAILURE_STATES).to_numpy()]
+    failures = recipients[frame.iloc[:, state_at].isin(m.FAILURE_STATES).to_numpy()]
     user_ids = _user_id_positions(frame, result.outcome_columns, result.settings)
     id_columns = {outcome[n] + shift for n in _ID_OUTCOMES} | {i + shift for i in user_ids}
     state_column = state_at + shift

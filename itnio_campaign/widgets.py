@@ -745,6 +745,7 @@ class CampaignForm:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path = self.report_dir / f"campaign-report-{stamp}.xlsx"
         try:
+            self.report_dir.mkdir(parents=True, exist_ok=True)
             path = write_report(self.result, path)
         except (OSError, ValueError, ItnioError) as exc:
             self._error(f"Export failed: {exc}")

@@ -30,7 +30,7 @@ SECRETS = {
     "Auth_Token": "TK-should-never-appear",
     "nested": {"password": "PW-should-never-appear", "keep": "kept-value"},
 }
-FAILURE_STATES = {m.REJECTED, m.UNKNOWN, m.MISSING, m.UNDELIVERED}
+FAILURE_STATES = set(m.FAILURE_STATES)  # the one list the form and the report share
 OUTCOMES = [
     "number",
     "order_id",
