@@ -262,7 +262,8 @@ def test_lock_is_released_when_the_holder_is_killed(tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == b"locked"
-        with pytest.raises(LedgerError, match=rf"in use by another writer \(process {proc.pid} on "):
+        held = rf"in use by another writer \(process {proc.pid} on "
+        with pytest.raises(LedgerError, match=held):
             Ledger.open(path)
     finally:
         os.kill(proc.pid, signal.SIGKILL)

@@ -152,7 +152,7 @@ def test_closing_a_reader_keeps_the_writers_sqlite_locks(tmp_path: Path) -> None
         writer.set_settings({"a": 1})
         with Ledger.open(tmp_path / "." / "c.sqlite", readonly=True) as reader:
             assert reader.settings == {"a": 1}
-        other = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('SELECT 1'); c.close()"
+        other = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('SELECT 1')"
         subprocess.run([sys.executable, "-c", other, str(path)], check=True, timeout=60)
         assert Path(f"{path}-wal").exists()
         writer.set_settings({"b": 2})

@@ -469,8 +469,10 @@ def _timestamp_tag(v: pd.Timestamp) -> str:
 
 def _timestamp(body: str) -> pd.Timestamp:
     value, unit, tz = json.loads(body)
-    return pd.Timestamp(value, unit="ns", tz="UTC").tz_convert(tz).as_unit(unit) if tz else (
-        pd.Timestamp(value, unit="ns").as_unit(unit)
+    return (
+        pd.Timestamp(value, unit="ns", tz="UTC").tz_convert(tz).as_unit(unit)
+        if tz
+        else (pd.Timestamp(value, unit="ns").as_unit(unit))
     )
 
 

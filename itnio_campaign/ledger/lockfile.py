@@ -323,9 +323,21 @@ def _check_contents(path: Path, header: bytes) -> None:
         if check != "ok":
             raise LedgerError(f"{path} is corrupt: {check}")
     except sqlite3.DatabaseError as exc:
+        name = getattr(exc, "sqlite_errorname", "") or ""
+        if name.startswith(_NOT_THE_FILE):  # the folder or the disk, not the file's contents
+            raise sqlite_error(path, exc) from exc
         raise LedgerError(f"{path} is corrupt or truncated: {exc}") from exc
     finally:
         conn.close()
+
+
+_NOT_THE_FILE = (
+    "SQLITE_CANTOPEN",
+    "SQLITE_READONLY",
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_FULL",
+)
 
 
 def _check_version(path: Path, stored: str | None, user_version: int) -> None:

@@ -659,7 +659,6 @@ class _Transaction:
             raise sqlite_error(self._path, exc) from exc
 
 
-
 # -- helpers ---------------------------------------------------------------------------------
 def _create_schema(path: Path, conn: sqlite3.Connection) -> None:
     try:
@@ -733,4 +732,3 @@ def in_flight_outcome(batch_id: int, started: float) -> BatchOutcome:
 
 
 _in_flight_outcome = in_flight_outcome  # the old private name, still imported by recovery.py
-
