@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from .client import AsyncClient
 from .engine import SendOptions
 from .errors import RESUMABLE_KINDS, ItnioError, LedgerError, UsageError
-from .ledger import IN_FLIGHT_CODE, Ledger, Reconciliation
+from .ledger import IN_FLIGHT_CODE, Ledger, Reconciliation, in_flight_outcome
 from .models import MISSING, SUBMITTED, UNKNOWN, Batch, BatchItem
 from .result import CampaignResult, Stopper, describe_remaining
 from .sending import ProgressEvent, send_into, send_settings
@@ -288,7 +288,7 @@ def rebuild_result(
     for seq, outcome, batch_id, started in ledger.journal_rows(known):
         while pending and pending[0].after_seq < seq:
             _apply_reconciliation(result, pending.pop(0))
-        result.apply_outcome(outcome or _in_flight(batch_id, started))
+        result.apply_outcome(outcome or in_flight_outcome(batch_id, started))
     for rec in pending:
         _apply_reconciliation(result, rec)
     result.apply_delivery(ledger.delivery_records())
@@ -297,23 +297,10 @@ def rebuild_result(
     # completed/incomplete are recomputed: a reconcile since may have settled everyone.
     result.conclude(status if status in known_status else "planned", ledger.halt_reason)
     result.started_at, result.finished_at = ledger.started_at, ledger.finished_at
-    result.active_seconds_before = _active_seconds(ledger)
+    result.active_seconds_before = ledger.active_seconds  # sending time only
     return result
 
 
-def _active_seconds(ledger: Ledger) -> float:
-    """Seconds the ledger's campaign spent sending, over all its finished sessions."""
-    active = getattr(ledger, "active_seconds", None)
-    if active is not None:
-        return float(active)
-    started, finished = ledger.started_at, ledger.finished_at
-    return finished - started if started is not None and finished is not None else 0.0
-
-
-def _in_flight(batch_id: int, started: float) -> Any:
-    from .ledger import _in_flight_outcome
-
-    return _in_flight_outcome(batch_id, started)
 
 
 def _apply_reconciliation(result: CampaignResult, rec: Reconciliation) -> None:

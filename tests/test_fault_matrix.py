@@ -7,6 +7,7 @@ The full matrix is ``slow``; two ambiguous faults and one SIGKILL run by default
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import signal
@@ -286,3 +287,46 @@ async def test_form_send_again_after_halt_or_stop_continues_the_campaign(
         assert form.result.status == "completed", form.result.halt_reason
         check_each_accepted_once(sb, form.plan)
         assert len(list(tmp_path.glob("*.sqlite"))) == 1  # one campaign, one ledger
+
+
+# -- a second writer through another path to the same ledger ---------------------------------
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+async def test_second_writer_through_a_link_is_refused(link: str, tmp_path: Path) -> None:
+    """One process sends; a resume through a symlink or hard link to its ledger must be
+    refused while it runs (before: both ran and thousands got the SMS twice)."""
+    from itnio_campaign.errors import LedgerError
+
+    plan = plan_of()
+    path = tmp_path / "campaign.sqlite"
+    other = tmp_path / "elsewhere" / "same.sqlite"
+    other.parent.mkdir()
+    with SandboxThread(seed=6, **QUIET) as sb:
+        sb.hold_sends(after=2)  # the worker is provably mid-campaign while we try
+        env = {
+            **os.environ,
+            "ITNIO_API_KEY": sb.credentials.api_key,
+            "ITNIO_API_SECRET": sb.credentials.api_secret,
+            "ITNIO_APP_ID": sb.credentials.app_id,
+            "ITNIO_BASE_URL": sb.credentials.base_url,
+        }
+        proc = subprocess.Popen(
+            [sys.executable, str(TESTS / "crash_worker.py"), str(path), str(N), "1"],
+            stdout=subprocess.PIPE, env=env, cwd=TESTS.parent, text=True,
+        )  # fmt: skip
+        try:
+            while sb.held < 1:
+                assert proc.poll() is None, "the worker ended early"
+                await asyncio.sleep(0.01)
+            if link == "symlink":
+                other.symlink_to(path)
+            else:
+                os.link(path, other)
+            async with AsyncClient(sb.credentials, FAST_SETTINGS) as client:
+                with pytest.raises(LedgerError) as err:
+                    await resume_campaign(other, client, progress=False)
+            assert str(other) in str(err.value)
+        finally:
+            sb.release_sends()
+            out, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 0 and "done completed" in out, out[-300:]
+        check_each_accepted_once(sb, plan)

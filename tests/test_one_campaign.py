@@ -226,3 +226,42 @@ def test_send_options_are_keyword_only_and_validated() -> None:
     with pytest.raises(UsageError, match="unknown send option"):
         SendOptions.of(None, concurency=3)
     assert SendOptions.of(SendOptions(rate=5), concurrency=2) == SendOptions(rate=5, concurrency=2)
+
+
+# -- time: only sending counts ------------------------------------------------------------------
+def test_a_reloaded_campaign_counts_only_its_sending_sessions(tmp_path: Path) -> None:
+    """Two sessions of 60 s and 30 s, a day apart: the wall time is 90 s, not a day."""
+    from itnio_campaign.ledger import Ledger
+
+    plan = plan_campaign(contacts(10), "phone", "Hello")
+    path = tmp_path / "two-sessions.sqlite"
+    day = 86_400.0
+    with Ledger.open(path) as ledger:
+        ledger.start(plan)
+        ledger.mark_running(1_000.0)
+        ledger.finish("stopped", "on request", now=1_060.0)
+        ledger.mark_running(1_000.0 + day)
+        ledger.finish("completed", now=1_030.0 + day)
+    summary = load_campaign(path).summary()
+    assert summary.wall_time_s == pytest.approx(90.0)
+    assert summary.started_at is not None and summary.finished_at is not None
+    assert (summary.finished_at - summary.started_at).total_seconds() == pytest.approx(day + 30)
+
+
+async def test_a_resumed_campaign_adds_only_the_new_session(
+    sb: Sandbox, client: AsyncClient, tmp_path: Path
+) -> None:
+    from itnio_campaign.ledger import Ledger
+
+    plan = plan_campaign(contacts(2500), "phone", "Hello")
+    path = tmp_path / "resumed.sqlite"
+    sb.inject("sendSms", *["http_503"] * FAST_SETTINGS.retry.max_attempts)
+    await send_campaign(plan, client, ledger=path, concurrency=1, progress=False)
+    with Ledger.open(path, create=False) as ledger:
+        first = ledger.active_seconds
+    resumed = await resume_campaign(path, client, progress=False)
+    assert resumed.status == "completed"
+    assert resumed.started_at is not None and resumed.finished_at is not None
+    session = resumed.finished_at - resumed.session_started_at  # type: ignore[operator]
+    assert resumed.summary().wall_time_s == pytest.approx(first + session, abs=1e-6)
+    assert load_campaign(path).summary().wall_time_s == pytest.approx(first + session, abs=0.01)

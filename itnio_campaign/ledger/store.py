@@ -266,7 +266,8 @@ class Ledger:
                 raise UsageError(
                     f"the ledger {self.path} belongs to another campaign (plan fingerprint "
                     f"{stored[:12]}…, this plan's is {plan.fingerprint[:12]}…); use a new "
-                    "ledger file for a new campaign, or resume_campaign() to continue that one"
+                    f"ledger file for a new campaign, or resume that one (itnio-campaign "
+                    f"resume {self.path}, or resume_campaign() in Python)"
                 )
             if settings:
                 self.set_settings(settings)
