@@ -51,7 +51,6 @@ from openpyxl.utils import get_column_letter
 from . import models as m
 from .config import public_settings
 from .errors import ReportError, UsageError
-from .result import OUTCOME_COLUMNS
 from .xlsx_rows import (
     RISKY_FIRST,
     CellStyles,
@@ -247,14 +246,14 @@ def _outcome_positions(frame: pd.DataFrame, outcome_columns: Sequence[str]) -> d
     from the outcomes' own (a user column ``state`` stays the user's), so no name is assumed.
     """
     names = list(outcome_columns)
-    if len(names) != len(OUTCOME_COLUMNS):
+    if len(names) != len(m.OUTCOME_COLUMNS):
         raise UsageError(
-            f"result.outcome_columns must name the {len(OUTCOME_COLUMNS)} outcome columns "
-            f"({', '.join(OUTCOME_COLUMNS)}) in order; got {len(names)}"
+            f"result.outcome_columns must name the {len(m.OUTCOME_COLUMNS)} outcome columns "
+            f"({', '.join(m.OUTCOME_COLUMNS)}) in order; got {len(names)}"
         )
     columns = list(frame.columns)
     positions = {}
-    for outcome, name in zip(OUTCOME_COLUMNS, names, strict=True):
+    for outcome, name in zip(m.OUTCOME_COLUMNS, names, strict=True):
         found = [i for i, c in enumerate(columns) if c == name]
         if len(found) != 1:
             raise UsageError(f"the {outcome} column {name!r} is not once in result.frame")

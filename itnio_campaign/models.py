@@ -54,6 +54,23 @@ ALL_STATES = (
     UNDELIVERED,
 )
 
+#: Outcome columns added to the user's frame, in order.
+OUTCOME_COLUMNS = (
+    "number",
+    "order_id",
+    "content",
+    "encoding",
+    "segments",
+    "state",
+    "msg_id",
+    "reason",
+    "batch",
+    "submitted_at",
+    "delivery_status",
+    "delivered_at",
+)
+
+
 Endpoint = Literal["sendSms", "sendSms/batch"]
 
 

@@ -67,7 +67,7 @@ async def send_with_ledger(
     """
     path = Path(path)
     if send_again:
-        if _holds_plan(path, plan.fingerprint):
+        if holds_plan(path, plan.fingerprint):
             raise UsageError(
                 f"{path} already holds this campaign; to send it to everyone again, give a "
                 "new ledger path (the old one keeps its history)"
@@ -122,7 +122,7 @@ def sent_ledgers(
     return [p for _, p in sorted(found, reverse=True)]
 
 
-def _holds_plan(path: Path, fingerprint: str) -> bool:
+def holds_plan(path: Path, fingerprint: str) -> bool:
     if not path.exists():
         return False
     try:

@@ -28,6 +28,7 @@ from .models import (
     ALL_STATES,
     DELIVERED,
     MISSING,
+    OUTCOME_COLUMNS,
     PENDING,
     READY,
     REJECTED,
@@ -55,23 +56,6 @@ class PlanLike(Protocol):
 #: ``incomplete``: the run ended by itself but left recipients ``pending``, ``unknown`` or
 #: ``missing`` (see :attr:`CampaignResult.remaining`); ``completed`` means nobody is left.
 CampaignStatus = Literal["planned", "running", "completed", "incomplete", "stopped", "halted"]
-
-#: Outcome columns added to the user's frame, in order.
-OUTCOME_COLUMNS = (
-    "number",
-    "order_id",
-    "content",
-    "encoding",
-    "segments",
-    "state",
-    "msg_id",
-    "reason",
-    "batch",
-    "submitted_at",
-    "delivery_status",
-    "delivered_at",
-)
-
 
 @dataclass(frozen=True)
 class OutcomeColumns:

@@ -38,7 +38,8 @@ def imports_of(path: Path) -> set[str]:
             target = ".".join([*base, *([node.module] if node.module else [])])
         else:
             target = node.module or ""
-        found.add(target)
+        if node.module:  # "from . import x" imports x, not the package itself
+            found.add(target)
         found.update(f"{target}.{alias.name}" for alias in node.names)
     return {m for m in found if m.startswith("itnio_campaign")}
 

@@ -1,11 +1,8 @@
-"""``itnio-campaign``: plan, send, resume, reconcile and report SMS campaigns from a terminal.
+"""The commands behind ``itnio-campaign``: each reads its flags, calls the same functions a
+notebook calls, and prints what happened. :func:`with_client` is the one skeleton
+(credentials → client → Ctrl-C handling) every command that talks to the API runs in.
 
-A thin layer over the same functions a notebook calls (plan → send → delivery → report).
-Exit codes: 0 done (nobody left to send), 1 input error, 2 usage, 3 halted by the provider,
-4 stopped, interrupted or incomplete (it prints the exact resume or reconcile line).
-
->>> main(["plan", "contacts.csv", "--content", "Hi {first_name}"])  # doctest: +SKIP
-0
+Loaded only once a command runs (``--help`` never imports it).
 """
 
 from __future__ import annotations
@@ -22,52 +19,40 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from .config import ClientSettings, Credentials
-from .errors import (
-    ConfigError,
-    FatalApiError,
-    ItnioError,
-    LedgerError,
-    RedirectError,
-    UsageError,
+import pandas as pd
+
+from ..client import AsyncClient, aware_time
+from ..config import ClientSettings, Credentials
+from ..contacts import SUFFIXES, guess_number_column, read_numbers
+from ..contacts import read_table as read_contacts
+from ..delivery import fetch_replies, opt_outs, refresh_delivery, watch_delivery
+from ..errors import ConfigError, ItnioError, UsageError
+from ..excel import write_report
+from ..ledger import Ledger
+from ..options import SendOptions
+from ..plan import Plan, plan_campaign
+from ..recovery import holds_plan, load_campaign, reconcile_campaign, resume_campaign
+from ..result import CampaignResult, Stopper
+from ..runner import send_campaign
+from ..sandbox import SandboxThread
+from ..sandbox.__main__ import main as sandbox_main
+from .common import (
+    DEMO_CONTENT,
+    DEMO_PRICE,
+    EXIT_HALTED,
+    EXIT_INPUT,
+    EXIT_OK,
+    EXIT_STOPPED,
+    EXIT_USAGE,
+    LEDGER_SUFFIX,
+    CliError,
+    Interrupted,
+    fail,
 )
-from .options import DEFAULT_SEND_OPTIONS, SendOptions
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from .client import AsyncClient
-    from .plan import Plan
-    from .result import CampaignResult, Stopper
 
 T = TypeVar("T")
-
-EXIT_OK = 0
-EXIT_INPUT = 1
-EXIT_USAGE = 2
-EXIT_HALTED = 3
-EXIT_STOPPED = 4
-
-LEDGER_SUFFIX = ".campaign.sqlite"
-DEMO_CONTENT = (
-    "Hi {first_name}, the {store} store in {city} has 20% off this weekend. Reply STOP to opt out."
-)
-DEMO_REPORT = "campaign_report.xlsx"
-DEMO_PRICE = "0.005"
-
-
-class CliError(Exception):
-    """One clear line for the user, a hint, and the exit code."""
-
-    def __init__(self, message: str, hint: str = "", code: int = EXIT_INPUT) -> None:
-        super().__init__(message)
-        self.message, self.hint, self.code = message, hint, code
-
-
-class Interrupted(Exception):
-    """Ctrl-C pressed twice: the run was cancelled (in-flight requests become ``unknown``)."""
 
 
 # -- reading input -----------------------------------------------------------------------------
@@ -79,7 +64,6 @@ def read_table(path: str | Path, args: argparse.Namespace | None = None) -> pd.D
 
     >>> # read_table("contacts.xlsx").dtypes["phone"]  ->  str
     """
-    from .contacts import read_table as read
 
     options: dict[str, Any] = {}
     if args is not None:
@@ -91,7 +75,7 @@ def read_table(path: str | Path, args: argparse.Namespace | None = None) -> pd.D
         if getattr(args, "header_row", None):
             options["header_row"] = args.header_row
     try:
-        return read(path, **options)
+        return read_contacts(path, **options)
     except UsageError as exc:
         raise CliError(str(exc), _file_hint(Path(path))) from exc
 
@@ -109,7 +93,6 @@ def describe_source(df: pd.DataFrame) -> str | None:
 
 def _file_hint(path: Path) -> str:
     """What to do about a contacts file that could not be read."""
-    from .contacts import SUFFIXES
 
     if not path.is_file():
         return "check the path (FILE may be CSV, XLSX or Parquet)"
@@ -120,7 +103,6 @@ def _file_hint(path: Path) -> str:
 
 def pick_number_col(df: pd.DataFrame, number_col: str | None) -> Hashable:
     """``number_col`` if given and present, else the guessed phone column (by name, then values)."""
-    from .contacts import guess_number_column
 
     if number_col is not None:
         if number_col not in df.columns:
@@ -140,7 +122,6 @@ def pick_number_col(df: pd.DataFrame, number_col: str | None) -> Hashable:
 
 def read_suppress(values: Sequence[str]) -> list[str]:
     """``--suppress`` values: files (a number per line, or a table's phone column) or numbers."""
-    from .contacts import SUFFIXES, read_numbers
 
     numbers: list[str] = []
     for value in values:
@@ -184,7 +165,6 @@ def content_of(args: argparse.Namespace) -> str:
 
 def make_plan(args: argparse.Namespace) -> Plan:
     """Read FILE and plan the campaign with the options given."""
-    from .plan import plan_campaign
 
     df = read_table(args.file, args)
     how = describe_source(df)
@@ -252,7 +232,6 @@ def with_client(
 ) -> T:
     """Run ``work(client, stopper)`` with the command's credentials; Ctrl-C stops cleanly
     (then exit 4 with the resume line of ``ledger``)."""
-    from .client import AsyncClient
 
     credentials = credentials_of(args)
 
@@ -265,7 +244,6 @@ def with_client(
 
 def run_async(work: Callable[[Stopper], Awaitable[T]]) -> T:
     """Run ``work`` on a fresh loop. First Ctrl-C (or SIGTERM): stop cleanly; second: cancel."""
-    from .result import Stopper
 
     stopper = Stopper()
 
@@ -383,7 +361,6 @@ def cmd_send(args: argparse.Namespace) -> int:
     print(f"ledger: {ledger}  (resume with: {resume_command(ledger)})")
 
     async def work(client: AsyncClient, stopper: Stopper) -> CampaignResult:
-        from .runner import send_campaign
 
         return await send_campaign(
             plan, client, options=options, ledger=ledger, stopper=stopper,
@@ -398,7 +375,6 @@ def cmd_resume(args: argparse.Namespace) -> int:
     options = send_options_of(args)
 
     async def work(client: AsyncClient, stopper: Stopper) -> CampaignResult:
-        from .recovery import resume_campaign
 
         return await resume_campaign(
             ledger, client, resend_missing=args.resend_missing, options=options, stopper=stopper
@@ -411,7 +387,6 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     ledger = _existing_ledger(args.ledger)
 
     async def work(client: AsyncClient, stopper: Stopper) -> Any:
-        from .recovery import reconcile_campaign
 
         return await reconcile_campaign(ledger, client)
 
@@ -429,7 +404,6 @@ def cmd_delivery(args: argparse.Namespace) -> int:
     ledger = _existing_ledger(args.ledger)
 
     async def work(client: AsyncClient, stopper: Stopper) -> CampaignResult:
-        from .delivery import refresh_delivery, watch_delivery
 
         if not args.watch:
             return await refresh_delivery(ledger, client)
@@ -451,7 +425,6 @@ def cmd_replies(args: argparse.Namespace) -> int:
     start = _parse_time(args.since) if args.since else end - timedelta(days=args.days)
 
     async def work(client: AsyncClient, stopper: Stopper) -> Any:
-        from .delivery import fetch_replies
 
         return await fetch_replies(client, start, end)
 
@@ -461,7 +434,6 @@ def cmd_replies(args: argparse.Namespace) -> int:
     if len(frame):
         print(frame.to_string(max_rows=args.max_rows))
     if args.opt_outs:
-        from .delivery import opt_outs
 
         numbers = opt_outs(frame).astype(str).tolist()
         out = Path(args.opt_outs)
@@ -480,7 +452,6 @@ def cmd_balance(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .recovery import load_campaign
 
     ledger = _existing_ledger(args.ledger)
     result = load_campaign(ledger)
@@ -492,12 +463,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Sandbox on loopback → plan → send → delivery → Excel report, no credentials needed."""
-    from .client import AsyncClient
-    from .delivery import fetch_replies, watch_delivery
-    from .plan import plan_campaign
-    from .runner import send_campaign
-    from .sandbox import SandboxThread
-
     report = Path(args.report)
     if report.suffix.lower() != ".xlsx":
         raise CliError(f"the report must be an .xlsx file, not {report}", code=EXIT_USAGE)
@@ -554,23 +519,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    from .sandbox.__main__ import main as sandbox_main
 
     try:
         return sandbox_main(list(args.sandbox_args))
     except (ItnioError, OSError) as exc:
         message = str(exc) if isinstance(exc, ItnioError) else (exc.strerror or str(exc))
-        return _fail(f"sandbox: {message}", "", EXIT_INPUT)
+        return fail(f"sandbox: {message}", "", EXIT_INPUT)
 
 
 # -- helpers -------------------------------------------------------------------------------------
 def _fresh_ledger(ledger: Path, fingerprint: str) -> Path:
     """``ledger``, or the next free ``NAME-2.sqlite``, ``NAME-3.sqlite``, ... when it already
     holds this plan (--send-again starts a new campaign; the old ledger keeps its history)."""
-    from .recovery import _holds_plan
 
     candidate, n = ledger, 1
-    while candidate.exists() and _holds_plan(candidate, fingerprint):
+    while candidate.exists() and holds_plan(candidate, fingerprint):
         n += 1
         candidate = ledger.with_name(f"{ledger.stem}-{n}{ledger.suffix}")
     return candidate
@@ -585,7 +548,6 @@ def _existing_ledger(value: str) -> Path:
             f"no ledger at {p}",
             f"send writes it next to the input file, e.g. contacts.csv{LEDGER_SUFFIX}",
         )
-    from .ledger import Ledger
 
     with Ledger.open(p, create=False, readonly=True):  # not a ledger: say so before anything
         return p
@@ -624,21 +586,19 @@ def _maybe_report(
         else "choose another --report path"
     )
     if Path(path).suffix.lower() != ".xlsx":
-        return _fail(f"the report must be an .xlsx file, not {path}", again, EXIT_INPUT)
-    from .excel import write_report
+        return fail(f"the report must be an .xlsx file, not {path}", again, EXIT_INPUT)
 
     try:
         written = write_report(result, path, replies=replies)
     except (ItnioError, OSError) as exc:
         reason = str(exc) if isinstance(exc, ItnioError) else (exc.strerror or str(exc))
-        return _fail(f"the report {path} could not be written: {reason}", again, EXIT_INPUT)
+        return fail(f"the report {path} could not be written: {reason}", again, EXIT_INPUT)
     print(f"report written to {Path(written).resolve()}")
     return EXIT_OK
 
 
 def _parse_time(text: str) -> datetime:
     """An ISO 8601 time from the command line (without an offset: local time)."""
-    from .client import aware_time
 
     try:
         return aware_time(text)
@@ -648,286 +608,3 @@ def _parse_time(text: str) -> datetime:
         ) from None
 
 
-# -- the parser ----------------------------------------------------------------------------------
-class _Formatter(argparse.RawDescriptionHelpFormatter):
-    pass
-
-
-def _sub(subs: Any, name: str, help_: str, example: str) -> argparse.ArgumentParser:
-    return subs.add_parser(
-        name,
-        help=help_,
-        description=f"{help_}\n\nexample:\n  {example}",
-        formatter_class=_Formatter,
-    )
-
-
-def _plan_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", metavar="FILE", help="contacts: .csv, .xlsx or .parquet")
-    p.add_argument(
-        "--encoding",
-        help="the CSV file's encoding (default: detected: UTF-8, UTF-16, then cp1252)",
-    )
-    p.add_argument("--sheet", help="the Excel sheet: its name, or its number from 1")
-    p.add_argument(
-        "--header-row",
-        type=_positive_int,
-        help="the row holding the column names, counted from 1 (default 1)",
-    )
-    p.add_argument(
-        "--number-col",
-        help="phone column (default: guessed by name, e.g. number/phone/mobile, then by values)",
-    )
-    p.add_argument("--content", help="message; {column} placeholders are filled per row")
-    p.add_argument("--content-file", help="read the message from this UTF-8 file")
-    p.add_argument("--sender-id", help="sender id shown to recipients (at most 32 characters)")
-    p.add_argument("--order-id-col", help="column with your own ids (default: generated)")
-    p.add_argument(
-        "--region", help="country for numbers without a country code (default IN), e.g. GB"
-    )
-    p.add_argument("--region-col", help="column with each row's country (overrides --region)")
-    p.add_argument("--price", help="price per segment, for the cost estimate (e.g. 0.005)")
-    p.add_argument(
-        "--suppress",
-        action="append",
-        default=[],
-        metavar="FILE|NUMBERS",
-        help="never send to these: a file of numbers (.txt/.csv/.xlsx) or "
-        "comma-separated numbers (repeatable)",
-    )
-
-
-def _send_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--concurrency",
-        type=_positive_int,
-        default=DEFAULT_SEND_OPTIONS.concurrency,
-        help="requests in flight",
-    )
-    p.add_argument("--rate", type=_positive_float, default=None, help="max SMS per second")
-    p.add_argument(
-        "--request-rate", type=_positive_float, default=None, help="max requests per second"
-    )
-    p.add_argument(
-        "--max-failed-batches",
-        type=_positive_int,
-        default=DEFAULT_SEND_OPTIONS.max_failed_batches,
-        help="halt after this many failed requests in a row",
-    )
-    p.add_argument("--report", metavar="PATH", help="also write the Excel report here")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def _api_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--base-url", help="API base URL (default ITNIO_BASE_URL or the provider's)")
-    p.add_argument(
-        "--ask-secret",
-        action="store_true",
-        help="prompt for the API secret instead of reading ITNIO_API_SECRET",
-    )
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
-    return value
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="itnio-campaign",
-        formatter_class=_Formatter,
-        description="Bulk SMS campaigns through the Itniotech SMS API: plan (dry run), send, "
-        "resume, reconcile, delivery reports and an Excel report.",
-        epilog="start here:\n  itnio-campaign demo          # the whole flow against a local "
-        "sandbox, no credentials\n\ncredentials: ITNIO_API_KEY, ITNIO_API_SECRET, ITNIO_APP_ID "
-        "(and ITNIO_BASE_URL) in the environment or a .env file\n"
-        "exit codes: 0 done (nobody left), 1 input error, 2 usage, 3 halted by the provider, "
-        "4 stopped, interrupted or incomplete (it prints the resume or reconcile line)",
-    )
-    subs = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    p = _sub(
-        subs,
-        "demo",
-        "run a sample campaign against a local sandbox (no credentials)",
-        "itnio-campaign demo --report /tmp/campaign_report.xlsx",
-    )
-    p.add_argument(
-        "--report", default=DEMO_REPORT, help=f"Excel report path (default {DEMO_REPORT})"
-    )
-    p.add_argument("--region", default="IN", help="default country of the sample numbers")
-    p.add_argument(
-        "--concurrency", type=_positive_int, default=DEFAULT_SEND_OPTIONS.concurrency
-    )
-    p.add_argument("--seed", type=int, default=1, help="sandbox seed (delivery outcomes)")
-    p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=cmd_demo)
-
-    p = _sub(
-        subs,
-        "plan",
-        "dry run: who would get what, segments, cost; sends nothing",
-        "itnio-campaign plan contacts.csv --number-col phone --region IN "
-        '--content "Hi {first_name}, 20%% off at {store} today"',
-    )
-    _plan_options(p)
-    p.add_argument(
-        "--show",
-        type=int,
-        nargs="?",
-        const=10,
-        default=0,
-        metavar="N",
-        help="also print the first N planned messages (default 10)",
-    )
-    p.set_defaults(func=cmd_plan)
-
-    p = _sub(
-        subs,
-        "send",
-        "plan, confirm, then send with a ledger (resumable)",
-        "itnio-campaign send contacts.csv --content-file message.txt --sender-id SHOP "
-        "--rate 200 --report report.xlsx",
-    )
-    _plan_options(p)
-    _send_options(p)
-    _api_options(p)
-    p.add_argument("--yes", "-y", action="store_true", help="send without asking")
-    p.add_argument("--ledger", help=f"journal file (default FILE{LEDGER_SUFFIX})")
-    p.add_argument(
-        "--send-again",
-        action="store_true",
-        help="send again to everyone, even though this campaign was already sent "
-        "(a new ledger); without it, a campaign already sent is refused",
-    )
-    p.set_defaults(func=cmd_send)
-
-    p = _sub(
-        subs,
-        "resume",
-        "continue a stopped, halted or crashed campaign; sends nobody twice",
-        f"itnio-campaign resume contacts.csv{LEDGER_SUFFIX}",
-    )
-    p.add_argument(
-        "ledger", metavar="LEDGER", help="the ledger (or the contacts file it belongs to)"
-    )
-    p.add_argument(
-        "--resend-missing",
-        action="store_true",
-        help="also send recipients that reconcile proved were never accepted",
-    )
-    _send_options(p)
-    _api_options(p)
-    p.set_defaults(func=cmd_resume)
-
-    p = _sub(
-        subs,
-        "reconcile",
-        "settle 'unknown' recipients from the provider's sent records",
-        f"itnio-campaign reconcile contacts.csv{LEDGER_SUFFIX}",
-    )
-    p.add_argument("ledger", metavar="LEDGER")
-    _api_options(p)
-    p.set_defaults(func=cmd_reconcile)
-
-    p = _sub(
-        subs,
-        "delivery",
-        "fetch delivery reports for a sent campaign",
-        f"itnio-campaign delivery contacts.csv{LEDGER_SUFFIX} --watch --timeout 600",
-    )
-    p.add_argument("ledger", metavar="LEDGER")
-    p.add_argument("--watch", action="store_true", help="poll until every report is final")
-    p.add_argument("--interval", type=_positive_float, default=10.0, help="seconds between polls")
-    p.add_argument("--timeout", type=_positive_float, default=600.0, help="give up after (s)")
-    p.add_argument("--report", metavar="PATH", help="also write the Excel report here")
-    _api_options(p)
-    p.set_defaults(func=cmd_delivery)
-
-    p = _sub(
-        subs,
-        "replies",
-        "list replies (two-way SMS) and export opt-outs (STOP)",
-        "itnio-campaign replies --days 7 --opt-outs stop.txt",
-    )
-    p.add_argument("--since", help="ISO 8601 start (default: --days ago)")
-    p.add_argument("--until", help="ISO 8601 end (default: now)")
-    p.add_argument("--days", type=_positive_float, default=7.0)
-    p.add_argument("--opt-outs", metavar="FILE", help="write opted-out numbers here, one a line")
-    p.add_argument("--max-rows", type=int, default=50)
-    _api_options(p)
-    p.set_defaults(func=cmd_replies)
-
-    p = _sub(subs, "balance", "show the account balance", "itnio-campaign balance")
-    _api_options(p)
-    p.set_defaults(func=cmd_balance)
-
-    p = _sub(
-        subs,
-        "report",
-        "write the Excel report of a campaign from its ledger (offline)",
-        f"itnio-campaign report contacts.csv{LEDGER_SUFFIX} --report spring.xlsx",
-    )
-    p.add_argument("ledger", metavar="LEDGER")
-    p.add_argument("--report", metavar="PATH", help="default: next to the ledger")
-    p.set_defaults(func=cmd_report)
-
-    p = _sub(
-        subs,
-        "sandbox",
-        "serve a local Itniotech-compatible API for trying things out",
-        "itnio-campaign sandbox --port 8080 --latency 0.05  (see: itnio-campaign sandbox --help)",
-    )
-    p.add_argument("sandbox_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-    p.set_defaults(func=cmd_sandbox)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """The ``itnio-campaign`` command; returns the exit code."""
-    args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list[:1] == ["sandbox"]:  # the sandbox has its own parser (and --help)
-        return cmd_sandbox(argparse.Namespace(sandbox_args=args_list[1:]))
-    parser = build_parser()
-    args = parser.parse_args(args_list)
-    if args.command is None:
-        parser.print_help()
-        return EXIT_USAGE
-    try:
-        return int(args.func(args))
-    except CliError as exc:
-        return _fail(exc.message, exc.hint, exc.code)
-    except RedirectError as exc:
-        return _fail(
-            str(exc), "fix the base URL (ITNIO_BASE_URL / --base-url), then resume", EXIT_HALTED
-        )
-    except FatalApiError as exc:
-        return _fail(str(exc), "fix the account, then resume", EXIT_HALTED)
-    except (UsageError, LedgerError, ConfigError) as exc:
-        return _fail(str(exc), "", EXIT_INPUT)
-    except ItnioError as exc:
-        return _fail(str(exc), "", EXIT_INPUT)
-    except OSError as exc:
-        return _fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), "", EXIT_INPUT)
-    except (Interrupted, KeyboardInterrupt):
-        return _fail("interrupted", "", EXIT_STOPPED)
-
-
-def _fail(message: str, hint: str, code: int) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    if hint:
-        print(f"hint: {hint}", file=sys.stderr)
-    return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

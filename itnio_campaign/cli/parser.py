@@ -1,0 +1,257 @@
+"""The ``itnio-campaign`` argument parser: every command, its options and an example.
+
+Imports nothing heavy (no pandas, no aiohttp): ``--help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..options import DEFAULT_SEND_OPTIONS
+from .common import DEMO_REPORT, LEDGER_SUFFIX
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def _sub(subs: Any, name: str, help_: str, example: str) -> argparse.ArgumentParser:
+    return subs.add_parser(
+        name,
+        help=help_,
+        description=f"{help_}\n\nexample:\n  {example}",
+        formatter_class=_Formatter,
+    )
+
+
+def _plan_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", metavar="FILE", help="contacts: .csv, .xlsx or .parquet")
+    p.add_argument(
+        "--encoding",
+        help="the CSV file's encoding (default: detected: UTF-8, UTF-16, then cp1252)",
+    )
+    p.add_argument("--sheet", help="the Excel sheet: its name, or its number from 1")
+    p.add_argument(
+        "--header-row",
+        type=_positive_int,
+        help="the row holding the column names, counted from 1 (default 1)",
+    )
+    p.add_argument(
+        "--number-col",
+        help="phone column (default: guessed by name, e.g. number/phone/mobile, then by values)",
+    )
+    p.add_argument("--content", help="message; {column} placeholders are filled per row")
+    p.add_argument("--content-file", help="read the message from this UTF-8 file")
+    p.add_argument("--sender-id", help="sender id shown to recipients (at most 32 characters)")
+    p.add_argument("--order-id-col", help="column with your own ids (default: generated)")
+    p.add_argument(
+        "--region", help="country for numbers without a country code (default IN), e.g. GB"
+    )
+    p.add_argument("--region-col", help="column with each row's country (overrides --region)")
+    p.add_argument("--price", help="price per segment, for the cost estimate (e.g. 0.005)")
+    p.add_argument(
+        "--suppress",
+        action="append",
+        default=[],
+        metavar="FILE|NUMBERS",
+        help="never send to these: a file of numbers (.txt/.csv/.xlsx) or "
+        "comma-separated numbers (repeatable)",
+    )
+
+
+def _send_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=DEFAULT_SEND_OPTIONS.concurrency,
+        help="requests in flight",
+    )
+    p.add_argument("--rate", type=_positive_float, default=None, help="max SMS per second")
+    p.add_argument(
+        "--request-rate", type=_positive_float, default=None, help="max requests per second"
+    )
+    p.add_argument(
+        "--max-failed-batches",
+        type=_positive_int,
+        default=DEFAULT_SEND_OPTIONS.max_failed_batches,
+        help="halt after this many failed requests in a row",
+    )
+    p.add_argument("--report", metavar="PATH", help="also write the Excel report here")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _api_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--base-url", help="API base URL (default ITNIO_BASE_URL or the provider's)")
+    p.add_argument(
+        "--ask-secret",
+        action="store_true",
+        help="prompt for the API secret instead of reading ITNIO_API_SECRET",
+    )
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="itnio-campaign",
+        formatter_class=_Formatter,
+        description="Bulk SMS campaigns through the Itniotech SMS API: plan (dry run), send, "
+        "resume, reconcile, delivery reports and an Excel report.",
+        epilog="start here:\n  itnio-campaign demo          # the whole flow against a local "
+        "sandbox, no credentials\n\ncredentials: ITNIO_API_KEY, ITNIO_API_SECRET, ITNIO_APP_ID "
+        "(and ITNIO_BASE_URL) in the environment or a .env file\n"
+        "exit codes: 0 done (nobody left), 1 input error, 2 usage, 3 halted by the provider, "
+        "4 stopped, interrupted or incomplete (it prints the resume or reconcile line)",
+    )
+    subs = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = _sub(
+        subs,
+        "demo",
+        "run a sample campaign against a local sandbox (no credentials)",
+        "itnio-campaign demo --report /tmp/campaign_report.xlsx",
+    )
+    p.add_argument(
+        "--report", default=DEMO_REPORT, help=f"Excel report path (default {DEMO_REPORT})"
+    )
+    p.add_argument("--region", default="IN", help="default country of the sample numbers")
+    p.add_argument(
+        "--concurrency", type=_positive_int, default=DEFAULT_SEND_OPTIONS.concurrency
+    )
+    p.add_argument("--seed", type=int, default=1, help="sandbox seed (delivery outcomes)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(run="cmd_demo")
+
+    p = _sub(
+        subs,
+        "plan",
+        "dry run: who would get what, segments, cost; sends nothing",
+        "itnio-campaign plan contacts.csv --number-col phone --region IN "
+        '--content "Hi {first_name}, 20%% off at {store} today"',
+    )
+    _plan_options(p)
+    p.add_argument(
+        "--show",
+        type=int,
+        nargs="?",
+        const=10,
+        default=0,
+        metavar="N",
+        help="also print the first N planned messages (default 10)",
+    )
+    p.set_defaults(run="cmd_plan")
+
+    p = _sub(
+        subs,
+        "send",
+        "plan, confirm, then send with a ledger (resumable)",
+        "itnio-campaign send contacts.csv --content-file message.txt --sender-id SHOP "
+        "--rate 200 --report report.xlsx",
+    )
+    _plan_options(p)
+    _send_options(p)
+    _api_options(p)
+    p.add_argument("--yes", "-y", action="store_true", help="send without asking")
+    p.add_argument("--ledger", help=f"journal file (default FILE{LEDGER_SUFFIX})")
+    p.add_argument(
+        "--send-again",
+        action="store_true",
+        help="send again to everyone, even though this campaign was already sent "
+        "(a new ledger); without it, a campaign already sent is refused",
+    )
+    p.set_defaults(run="cmd_send")
+
+    p = _sub(
+        subs,
+        "resume",
+        "continue a stopped, halted or crashed campaign; sends nobody twice",
+        f"itnio-campaign resume contacts.csv{LEDGER_SUFFIX}",
+    )
+    p.add_argument(
+        "ledger", metavar="LEDGER", help="the ledger (or the contacts file it belongs to)"
+    )
+    p.add_argument(
+        "--resend-missing",
+        action="store_true",
+        help="also send recipients that reconcile proved were never accepted",
+    )
+    _send_options(p)
+    _api_options(p)
+    p.set_defaults(run="cmd_resume")
+
+    p = _sub(
+        subs,
+        "reconcile",
+        "settle 'unknown' recipients from the provider's sent records",
+        f"itnio-campaign reconcile contacts.csv{LEDGER_SUFFIX}",
+    )
+    p.add_argument("ledger", metavar="LEDGER")
+    _api_options(p)
+    p.set_defaults(run="cmd_reconcile")
+
+    p = _sub(
+        subs,
+        "delivery",
+        "fetch delivery reports for a sent campaign",
+        f"itnio-campaign delivery contacts.csv{LEDGER_SUFFIX} --watch --timeout 600",
+    )
+    p.add_argument("ledger", metavar="LEDGER")
+    p.add_argument("--watch", action="store_true", help="poll until every report is final")
+    p.add_argument("--interval", type=_positive_float, default=10.0, help="seconds between polls")
+    p.add_argument("--timeout", type=_positive_float, default=600.0, help="give up after (s)")
+    p.add_argument("--report", metavar="PATH", help="also write the Excel report here")
+    _api_options(p)
+    p.set_defaults(run="cmd_delivery")
+
+    p = _sub(
+        subs,
+        "replies",
+        "list replies (two-way SMS) and export opt-outs (STOP)",
+        "itnio-campaign replies --days 7 --opt-outs stop.txt",
+    )
+    p.add_argument("--since", help="ISO 8601 start (default: --days ago)")
+    p.add_argument("--until", help="ISO 8601 end (default: now)")
+    p.add_argument("--days", type=_positive_float, default=7.0)
+    p.add_argument("--opt-outs", metavar="FILE", help="write opted-out numbers here, one a line")
+    p.add_argument("--max-rows", type=int, default=50)
+    _api_options(p)
+    p.set_defaults(run="cmd_replies")
+
+    p = _sub(subs, "balance", "show the account balance", "itnio-campaign balance")
+    _api_options(p)
+    p.set_defaults(run="cmd_balance")
+
+    p = _sub(
+        subs,
+        "report",
+        "write the Excel report of a campaign from its ledger (offline)",
+        f"itnio-campaign report contacts.csv{LEDGER_SUFFIX} --report spring.xlsx",
+    )
+    p.add_argument("ledger", metavar="LEDGER")
+    p.add_argument("--report", metavar="PATH", help="default: next to the ledger")
+    p.set_defaults(run="cmd_report")
+
+    p = _sub(
+        subs,
+        "sandbox",
+        "serve a local Itniotech-compatible API for trying things out",
+        "itnio-campaign sandbox --port 8080 --latency 0.05  (see: itnio-campaign sandbox --help)",
+    )
+    p.add_argument("sandbox_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    p.set_defaults(run="cmd_sandbox")
+    return parser
+
+
