@@ -1,7 +1,7 @@
 """``AsyncClient``: the six Itniotech SMS endpoints over one aiohttp session.
 
 One request loop (:meth:`AsyncClient._request`) owns signing and the retry policy
-(DESIGN invariant 1):
+(docs/architecture.md, invariant 1):
 
 * retried, re-signed each attempt: connection never established, HTTP 429/503, API -15/-16 —
   the request provably was not accepted;

@@ -38,7 +38,7 @@ MAX_REPORT_IDS = 200
 MAX_MO_PAGE_SIZE = 100
 MAX_WINDOW_DAYS = 31
 
-# Retry/backoff defaults (DESIGN §4: min(0.5·2ⁿ, 8 s) with jitter, Retry-After capped).
+# Retry/backoff defaults (min(0.5·2ⁿ, 8 s) with jitter, Retry-After capped).
 DEFAULT_MAX_ATTEMPTS = 4
 DEFAULT_BACKOFF_BASE = 0.5
 DEFAULT_BACKOFF_MAX = 8.0

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-# --- the one vocabulary of row states (DESIGN invariant 4) -------------------------------
+# --- the one vocabulary of row states (docs/architecture.md, invariant 4) -------------------------------
 READY = "ready"  # planned, not yet attempted (plan only)
 SKIPPED_INVALID = "skipped_invalid"
 SKIPPED_DUPLICATE = "skipped_duplicate"

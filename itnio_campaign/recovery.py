@@ -2,7 +2,7 @@
 
 * :func:`resume_campaign` sends exactly the recipients never attempted and those provably
   not accepted (``not_sent``/``fatal``); requests found *in flight* (the process died while
-  waiting) become ``unknown`` and are never resent blindly (DESIGN invariant 2).
+  waiting) become ``unknown`` and are never resent blindly (docs/architecture.md, invariant 1).
 * :func:`reconcile_campaign` asks ``getSentRcd`` what was accepted over the campaign's time
   window and settles every ``unknown`` recipient: found → ``submitted`` with its msgId, not
   found → ``missing``.
