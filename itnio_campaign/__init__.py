@@ -1,10 +1,13 @@
 """itnio-campaign: bulk SMS campaigns through the Itniotech SMS API, from Jupyter.
 
 >>> from itnio_campaign import plan_campaign, send_campaign, AsyncClient, Credentials
->>> # plan = plan_campaign(df, number_col="phone", content="Hi {first_name}!")
->>> # print(plan.summary())                              # the dry run
->>> # async with AsyncClient(Credentials.from_env()) as client:
->>> #     result = await send_campaign(plan, client, ledger="spring-promo.sqlite")
+
+Example::
+
+    plan = plan_campaign(df, number_col="phone", content="Hi {first_name}!")
+    print(plan.summary())                              # the dry run
+    async with AsyncClient(Credentials.from_env()) as client:
+        result = await send_campaign(plan, client, ledger="spring-promo.sqlite")
 
 Names are imported on first use, so ``import itnio_campaign`` stays cheap (the widgets and
 the Excel writer load only when asked for).

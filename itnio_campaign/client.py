@@ -180,7 +180,10 @@ class AsyncClient:
 
         >>> items = [BatchItem(("919876543210",), "Hi Asha", order_ids=("o1",)),
         ...          BatchItem(("919876543211",), "Hi Ravi", order_ids=("o2",))]
-        >>> # result = await client.send_sms_batch(items)
+
+        Example::
+
+            result = await client.send_sms_batch(items)
         """
         if not items:
             raise UsageError("sendSms/batch: no items to send")
@@ -262,7 +265,9 @@ class AsyncClient:
     ) -> AsyncIterator[SentRecord]:
         """Every sent record from ``start`` to ``end``: splits into 31-day windows, pages each.
 
-        >>> # async for record in client.iter_sent_records(t0, t1): ...
+        Example::
+
+            async for record in client.iter_sent_records(t0, t1): ...
         """
         lo_all, hi_all = aware_time(start, "start"), aware_time(end, "end")
         for lo, hi in _split_window(lo_all, hi_all, MAX_WINDOW_DAYS):

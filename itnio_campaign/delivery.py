@@ -4,10 +4,12 @@ A campaign's ``submitted`` rows only have a msgId; whether the SMS reached the p
 learned by polling ``getReport`` (≤200 msgIds a call). Replies such as STOP are read with
 ``recordMo`` and turned into a suppression list for the next plan.
 
->>> # result = await send_campaign(plan, client)
->>> # result = await watch_delivery(result, client, interval=30)    # until settled
->>> # replies = await fetch_replies(client, "2024-05-01T00:00:00+05:30")    # until now
->>> # next_plan = plan_campaign(df, number_col="phone", content="Hi", suppress=opt_outs(replies))
+Example::
+
+    result = await send_campaign(plan, client)
+    result = await watch_delivery(result, client, interval=30)    # until settled
+    replies = await fetch_replies(client, "2024-05-01T00:00:00+05:30")    # until now
+    next_plan = plan_campaign(df, number_col="phone", content="Hi", suppress=opt_outs(replies))
 """
 
 from __future__ import annotations
@@ -67,9 +69,11 @@ async def refresh_delivery(
     reopened campaign keeps its delivery state. API errors propagate (reports that arrived
     before the error are kept).
 
-    >>> # result = await refresh_delivery(result, client)
-    >>> # result.frame["state"].value_counts()     # delivered / undelivered / sending ...
-    >>> # result = await refresh_delivery("spring-promo.sqlite", client)
+    Example::
+
+        result = await refresh_delivery(result, client)
+        result.frame["state"].value_counts()     # delivered / undelivered / sending ...
+        result = await refresh_delivery("spring-promo.sqlite", client)
     """
     _check_client(client)
     _check_positive_int("concurrency", concurrency)
@@ -96,7 +100,9 @@ async def watch_delivery(
     Returns the result either way; rows still pending are ``submitted``/``sending`` and
     the next call continues from there.
 
-    >>> # result = await watch_delivery(result, client, interval=30, timeout=3600)
+    Example::
+
+        result = await watch_delivery(result, client, interval=30, timeout=3600)
     """
     _check_client(client)
     _check_positive_int("concurrency", concurrency)
@@ -219,8 +225,10 @@ async def fetch_replies(
     price (Decimal), currency. Windows longer than a month are split; the start is moved up
     to the provider's earliest date (2022-07-01 +08:00). Naive times are local time.
 
-    >>> # replies = await fetch_replies(client, "2024-05-01T00:00:00+05:30")
-    >>> # replies[replies.content.str.strip().str.upper() == "STOP"]
+    Example::
+
+        replies = await fetch_replies(client, "2024-05-01T00:00:00+05:30")
+        replies[replies.content.str.strip().str.upper() == "STOP"]
     """
     _check_client(client)
     lo = aware_time(start, "start")

@@ -63,8 +63,10 @@ async def send_batches(
     ``stopped``. Requests already in flight always finish and are reported. Keyword
     options (``concurrency=4``) override ``options``.
 
-    >>> # report = await send_batches(client, build_batches(df, content="Hi"), concurrency=4)
-    >>> # join_responses(df, batches, report.outcomes)
+    Example::
+
+        report = await send_batches(client, build_batches(df, content="Hi"), concurrency=4)
+        join_responses(df, batches, report.outcomes)
     """
     opts = SendOptions.of(options, **option_overrides)
     report = SendBatchesReport()

@@ -9,11 +9,13 @@
 * ``resume_campaign(..., resend_missing=True)`` sends the ``missing`` ones again, once.
 * :func:`load_campaign` rebuilds the :class:`~itnio_campaign.result.CampaignResult` offline.
 
->>> # result = await send_campaign(plan, client, ledger="spring-promo.sqlite")  # crashes
->>> # result = await resume_campaign("spring-promo.sqlite", client)
->>> # print(await reconcile_campaign("spring-promo.sqlite", client))
->>> # result = await resume_campaign("spring-promo.sqlite", client, resend_missing=True)
->>> # load_campaign("spring-promo.sqlite").summary()
+Example::
+
+    result = await send_campaign(plan, client, ledger="spring-promo.sqlite")  # crashes
+    result = await resume_campaign("spring-promo.sqlite", client)
+    print(await reconcile_campaign("spring-promo.sqlite", client))
+    result = await resume_campaign("spring-promo.sqlite", client, resend_missing=True)
+    load_campaign("spring-promo.sqlite").summary()
 """
 
 from __future__ import annotations
@@ -104,7 +106,9 @@ def sent_ledgers(
     """Ledgers (``*.sqlite``) in ``folder`` holding the plan ``fingerprint`` that made at
     least one request, newest first. Files that are not ledgers are passed over.
 
-    >>> # sent_ledgers("ledgers", plan.fingerprint)  ->  [PosixPath('ledgers/campaign-1.sqlite')]
+    Example::
+
+        sent_ledgers("ledgers", plan.fingerprint)  ->  [PosixPath('ledgers/campaign-1.sqlite')]
     """
     folder = Path(folder) if str(folder) else Path(".")
     if not folder.is_dir():
@@ -158,7 +162,9 @@ async def resume_campaign(
     ``request_rate=``, ``max_failed_batches=``, ``progress=``). A campaign with nobody left
     to send is returned as it is, with ``result.notice`` saying so (nothing is sent).
 
-    >>> # result = await resume_campaign("spring-promo.sqlite", client, concurrency=4)
+    Example::
+
+        result = await resume_campaign("spring-promo.sqlite", client, concurrency=4)
     """
     opts = SendOptions.of(options, **option_overrides)
     with Ledger.open(path, create=False) as ledger:
@@ -323,7 +329,9 @@ def load_campaign(path: str | os.PathLike[str]) -> CampaignResult:
     Works while another process is sending (a consistent snapshot). A campaign whose sender
     died shows status ``stopped`` with the reason, and its in-flight requests as ``unknown``.
 
-    >>> # load_campaign("spring-promo.sqlite").frame.state.value_counts()
+    Example::
+
+        load_campaign("spring-promo.sqlite").frame.state.value_counts()
     """
     with Ledger.open(path, create=False, readonly=True) as ledger:
         result = rebuild_result(ledger)
@@ -383,7 +391,9 @@ async def reconcile_campaign(
     ``min_age_s`` seconds (the provider's records may lag) or older than the provider's
     90-day retention stay ``unknown``.
 
-    >>> # print(await reconcile_campaign("spring-promo.sqlite", client))
+    Example::
+
+        print(await reconcile_campaign("spring-promo.sqlite", client))
     """
     with Ledger.open(path, create=False) as ledger:
         return await _reconcile(ledger, client, margin_s=margin_s, min_age_s=min_age_s, now=now)

@@ -3,9 +3,11 @@
 A :class:`CampaignResult` is a pure function of the plan and the ordered list of
 :class:`BatchOutcome` (plus delivery records), which is why a ledger can rebuild it offline.
 
->>> # result = await send_campaign(plan, client)
->>> # result.frame[["phone", "state", "msg_id"]].head()
->>> # print(result.summary())
+Example::
+
+    result = await send_campaign(plan, client)
+    result.frame[["phone", "state", "msg_id"]].head()
+    print(result.summary())
 """
 
 from __future__ import annotations
@@ -253,9 +255,11 @@ class ResultSummary:
 class CampaignResult:
     """The input frame plus one outcome per row; updated live while sending.
 
-    >>> # result.frame            -> user's columns + number, order_id, state, msg_id, reason, ...
-    >>> # result.summary()        -> ResultSummary
-    >>> # result.stop()           -> cooperative stop (in-flight requests finish)
+    Example::
+
+        result.frame            -> user's columns + number, order_id, state, msg_id, reason, ...
+        result.summary()        -> ResultSummary
+        result.stop()           -> cooperative stop (in-flight requests finish)
     """
 
     def __init__(

@@ -11,8 +11,10 @@ The chain, each step adding one thing: ``send_campaign`` (ledger or not) →
 (live result, progress, final status) → ``engine.send_batches`` (concurrency, rate, stop,
 halt) → ``engine.send_one`` (one request → one outcome). See docs/architecture.md.
 
->>> # result = await send_campaign(plan, client, concurrency=8, rate=200)   # 200 SMS/s
->>> # result = run_campaign(plan, credentials)                            # in a script
+Example::
+
+    result = await send_campaign(plan, client, concurrency=8, rate=200)   # 200 SMS/s
+    result = run_campaign(plan, credentials)                            # in a script
 """
 
 from __future__ import annotations
@@ -70,8 +72,10 @@ async def send_campaign(
     twice) unless ``send_again=True``, which sends it to everyone again in a new ledger.
     ``journal`` is any other :class:`~itnio_campaign.engine.Journal` (no resume logic).
 
-    >>> # result = await send_campaign(plan, client, ledger="spring-promo.sqlite")
-    >>> # result.summary()
+    Example::
+
+        result = await send_campaign(plan, client, ledger="spring-promo.sqlite")
+        result.summary()
     """
     opts = SendOptions.of(options, **option_overrides)
     if ledger is not None:
@@ -102,7 +106,9 @@ def run_campaign(
     and the partial result is returned. The thread and the HTTP session end with the call.
     ``send_options`` are those of :func:`send_campaign`.
 
-    >>> # result = run_campaign(plan, Credentials.from_env(), ledger="spring-promo.sqlite")
+    Example::
+
+        result = run_campaign(plan, Credentials.from_env(), ledger="spring-promo.sqlite")
     """
     stopper = send_options.pop("stopper", None) or Stopper()
     box: dict[str, Any] = {}
@@ -190,8 +196,10 @@ def join_responses(
     Joined by orderId (never by position in the answer); the user's frame is not touched.
     Rows in no batch stay ``pending``.
 
-    >>> # report = await send_batches(client, batches)
-    >>> # join_responses(df, batches, report.outcomes)
+    Example::
+
+        report = await send_batches(client, batches)
+        join_responses(df, batches, report.outcomes)
     """
     result = CampaignResult(_BatchesOnly(df, list(batches)))
     for outcome in outcomes:

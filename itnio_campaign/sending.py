@@ -7,7 +7,9 @@ result as it arrives, the progress bar and ``on_progress`` see live counts, and 
 status is concluded (a run that leaves anyone pending, unknown or missing is
 ``incomplete``, not ``completed``).
 
->>> # await send_into(result, client, plan.batches, options=SendOptions(concurrency=4))
+Example::
+
+    await send_into(result, client, plan.batches, options=SendOptions(concurrency=4))
 """
 
 from __future__ import annotations

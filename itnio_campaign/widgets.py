@@ -6,9 +6,11 @@ The form is a thin layer: every action calls the same functions a notebook user 
 Sending runs as a task on the kernel's running event loop, so the kernel stays responsive
 and **Stop** works. Errors are shown in the form in plain words, never as a traceback.
 
->>> # form = CampaignForm(df, credentials=sandbox.credentials)
->>> # form                      # the last expression of a cell displays it
->>> # form.plan, form.result    # what the user built, for further code
+Example::
+
+    form = CampaignForm(df, credentials=sandbox.credentials)
+    form                      # the last expression of a cell displays it
+    form.plan, form.result    # what the user built, for further code
 """
 
 from __future__ import annotations
@@ -220,9 +222,11 @@ class CampaignForm:
     "Use opt-outs from replies" suppresses numbers that replied STOP in the last
     ``optout_days`` days.
 
-    >>> # form = CampaignForm(df, credentials=sandbox.credentials, ledger_dir="ledgers")
-    >>> # form.dry_run_button.click(); form.confirm.value = True; form.send_button.click()
-    >>> # await form.sending_task; form.result.summary()
+    Example::
+
+        form = CampaignForm(df, credentials=sandbox.credentials, ledger_dir="ledgers")
+        form.dry_run_button.click(); form.confirm.value = True; form.send_button.click()
+        await form.sending_task; form.result.summary()
     """
 
     def __init__(

@@ -62,7 +62,9 @@ def read_table(path: str | Path, args: argparse.Namespace | None = None) -> pd.D
     ``--encoding``, ``--sheet`` (a name, or a number counted from 1) and ``--header-row``
     come from ``args``.
 
-    >>> # read_table("contacts.xlsx").dtypes["phone"]  ->  str
+    Example::
+
+        read_table("contacts.xlsx").dtypes["phone"]  ->  str
     """
 
     options: dict[str, Any] = {}

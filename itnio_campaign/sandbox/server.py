@@ -202,7 +202,9 @@ class Sandbox:
     def number_counts(self) -> Counter[str]:
         """How many times each number was accepted, whatever its orderIds.
 
-        >>> # assert max(sb.number_counts().values()) == 1   # nobody got the SMS twice
+        Example::
+
+            assert max(sb.number_counts().values()) == 1   # nobody got the SMS twice
         """
         with self._lock:
             return self._store.number_counts()
@@ -210,7 +212,9 @@ class Sandbox:
     def times_accepted(self, number: str) -> int:
         """How many times ``number`` was accepted (``"+91…"`` and ``"91…"`` are one number).
 
-        >>> # assert sb.times_accepted("919876543210") == 1
+        Example::
+
+            assert sb.times_accepted("919876543210") == 1
         """
         with self._lock:
             return self._store.number_counts()[normal_number(number)]
