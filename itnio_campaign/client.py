@@ -31,6 +31,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from operator import itemgetter
 from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -572,7 +573,11 @@ def _iso(dt: datetime) -> str:
 def _array(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The ``array`` of an answer: its JSON objects (absent, empty or odd entries dropped)."""
     value = data.get("array")
-    return [r for r in value if type(r) is dict] if isinstance(value, list) else []
+    if not isinstance(value, list):
+        return []
+    if all(map(dict.__instancecheck__, value)):  # the usual answer: checked at C speed
+        return value
+    return [r for r in value if type(r) is dict]
 
 
 def _int(value: Any) -> int:
@@ -603,12 +608,27 @@ def _delivery_status(raw: str) -> DeliveryStatus:
     return status  # type: ignore[return-value]
 
 
+def _column(rows: list[dict[str, Any]], key: str) -> tuple[str, ...]:
+    """One field of every answer row as text ("" where absent or null).
+
+    The hot path of a campaign: a C-level pass when every row has the field as a value
+    (the usual answer), a tolerant Python pass otherwise.
+    """
+    try:
+        values = list(map(itemgetter(key), rows))
+    except KeyError:
+        values = [r.get(key) for r in rows]
+    if None in values:
+        return tuple(["" if v is None else str(v) for v in values])
+    return tuple(map(str, values))
+
+
 def _send_result(data: Mapping[str, Any], attempts: int, latency: float) -> SendResult:
-    # The hot path of a campaign: three flat passes, no object per number.
+    # Three flat passes, no object per number.
     rows = _array(data)
-    msg_ids = tuple([str(r.get("msgId", "")) for r in rows])
-    numbers = tuple([str(r.get("number", "")) for r in rows])
-    order_ids = tuple([str(r.get("orderId") or "") for r in rows])
+    msg_ids = _column(rows, "msgId")
+    numbers = _column(rows, "number")
+    order_ids = _column(rows, "orderId")
     return SendResult(
         success=_int(data.get("success")) if "success" in data else len(rows),
         fail=_int(data.get("fail")),

@@ -499,8 +499,11 @@ class CampaignResult:
 
     def counts(self) -> dict[str, int]:
         """Rows per state, in the vocabulary's order, zeros left out."""
-        states, n = np.unique(self._state.astype(str), return_counts=True)
-        found = dict(zip(states.tolist(), n.tolist(), strict=True))
+        # A hash count: no conversion to fixed-width text and no sort of a million rows.
+        tally = pd.Series(self._state, dtype=object, copy=False).value_counts(
+            sort=False, dropna=False
+        )
+        found = {str(k): int(v) for k, v in tally.items()}
         ordered = {s: found.pop(s) for s in ALL_STATES if s in found}
         ordered.update(found)
         return ordered
