@@ -311,7 +311,7 @@ def format_value(value: Any) -> str | None:
     return text if text.strip() else None
 
 
-def render_template(template: str, values: Mapping[str, Any]) -> str:
+def render_template(template: str, values: Mapping[Any, Any]) -> str:
     """Render one message from a mapping (e.g. a DataFrame row).
 
     Raises :class:`UsageError` if a field is absent from ``values`` or its value is missing.
@@ -418,14 +418,20 @@ def render_frame(template: str, frame: pd.DataFrame) -> Rendered:
         for p in parts[1:]:
             acc = acc + p
         content = acc if isinstance(acc, pd.Series) else pd.Series([acc] * n, dtype=WORK_STRING)
-    missing = pd.Series(np.full(n, "", dtype=object))
-    broken = pd.Series(np.full(n, "", dtype=object))
+    # object dtype on purpose: pandas would infer (and convert to) its str dtype
+    missing = pd.Series(np.full(n, "", dtype=object), dtype=object)
+    broken = pd.Series(np.full(n, "", dtype=object), dtype=object)
+    any_broken = False
     for field in reversed(tpl.fields):  # reversed: the first missing (or broken) field wins
         missing[columns[field][1].to_numpy(dtype=bool)] = field
         bad = columns[field][2].to_numpy(dtype=bool)
-        if bad.any():
+        if bad.any():  # rare: only then does ``broken`` cost a comparison below
             broken[bad] = field
-    content = content.where((missing == "") & (broken == ""), "")
+            any_broken = True
+    fillable = missing == ""
+    if any_broken:
+        fillable &= broken == ""
+    content = content.where(fillable, "")
     content.index = frame.index
     missing.index = frame.index
     broken.index = frame.index

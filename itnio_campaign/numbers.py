@@ -64,7 +64,7 @@ _EXCEL_FLOAT_TEXT = r"^([0-9]{6,})\.0$"  # "918563012345.0": a float written as 
 _EXCEL_FLOAT_TEXT_RE = re.compile(_EXCEL_FLOAT_TEXT)
 _LETTERS_RE = re.compile(r"[^\W\d_]")
 #: A leading minus sign (ASCII or U+2212): a negative number is not a phone number.
-_NEGATIVE = "^[-\u2212]"
+_MINUS = ("-", "\u2212")
 
 # Every number type phonenumbers knows; a number is valid if it matches any of them.
 _TYPES_BY_FREQUENCY = (
@@ -132,7 +132,7 @@ def value_to_text(value: Any) -> tuple[str | None, str | None]:
     text = str(value).strip().lstrip("'").strip()
     if not text:
         return None, EMPTY
-    if text[0] in "-\u2212" or has_surrogate(text):
+    if text.startswith(_MINUS) or has_surrogate(text):
         return None, NOT_A_PHONE_NUMBER
     sci = _SCIENTIFIC_RE.fullmatch(text)
     if sci:
@@ -368,7 +368,8 @@ def _column_text(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
         text = text.str.strip().str.lstrip("'").str.strip()
         blank = (text.isna() | (text == "")).to_numpy(dtype=bool, na_value=True)
         reasons[blank] = EMPTY
-        reasons[_contains(text, _NEGATIVE).to_numpy()] = NOT_A_PHONE_NUMBER
+        negative = text.str.startswith(_MINUS).to_numpy(dtype=bool, na_value=False)
+        reasons[negative] = NOT_A_PHONE_NUMBER
         sci_mask = _contains(text, _SCIENTIFIC_RE.pattern.join("^$")).to_numpy()
         if sci_mask.any():  # rare: by the exact rules, once per distinct value
             at = np.flatnonzero(sci_mask)

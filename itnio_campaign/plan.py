@@ -341,7 +341,7 @@ def _reason_keys(rec: pd.DataFrame) -> pd.Series:
     invalid = (state == SKIPPED_INVALID).to_numpy()
     if invalid.any():
         key[invalid] = reason[invalid].str.replace(
-            _ORDER_ID_REPEATS + ".*", _ORDER_ID_REPEATS + " an earlier ready row", regex=True
+            f"^{_ORDER_ID_REPEATS} .*", "order_id also used by an earlier ready row", regex=True
         )
     return key
 
@@ -483,7 +483,7 @@ def _segments_of(
     seg[basic] = np.where(lengths[basic] <= GSM7_SINGLE, 1, -(-lengths[basic] // GSM7_PART))
     seg[basic & (lengths == 0)] = 0
     for i in np.flatnonzero(~basic):  # GSM-7 basic text is one unit a character
-        text = contents.iat[int(i)]
+        text = str(contents.iat[int(i)])
         enc[i], seg[i] = count_segments_cached(text)
         units[i] = utf16_len(text)
     return enc, seg, lengths, units
@@ -722,13 +722,15 @@ def plan_campaign(
 
     rendered = render_frame(content, df.reset_index(drop=True))
     missing = rendered.missing.to_numpy(dtype=object)
-    broken = rendered.broken.to_numpy(dtype=object)
-    has_text = (missing == "") & (broken == "")
-    miss = valid & (missing != "")
+    has_text = missing == ""
+    miss = valid & ~has_text
     state[miss] = SKIPPED_MISSING_FIELD
     reason[miss] = "missing field " + missing[miss].astype(str)
     valid &= ~miss
-    bad_text = valid & (broken != "")
+    broken = rendered.broken.to_numpy(dtype=object)
+    is_broken = broken != ""
+    has_text &= ~is_broken
+    bad_text = valid & is_broken
     state[bad_text] = SKIPPED_INVALID
     reason[bad_text] = "broken text (an unpaired surrogate) in " + broken[bad_text].astype(str)
     valid &= ~bad_text

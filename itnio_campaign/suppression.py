@@ -240,9 +240,7 @@ def _from_string(text: str, region: str, what: str, name: str | None) -> Suppres
         detail = ""
         if numbers:  # mostly numbers: name the pieces that are not
             detail = f" ({', '.join(map(repr, bad[:EXAMPLES]))} not a phone number)"
-        raise UsageError(
-            f"{what} {text!r}: no such file, and not a list of phone numbers{detail}"
-        )
+        raise UsageError(f"{what} {text!r}: no such file, and not a list of phone numbers{detail}")
     values = pd.Series(numbers, dtype=object)
     short = text if len(text) <= 40 else text[:37] + "..."
     return _from_values(values, f"numbers {short!r}", region, what, required=True)
