@@ -12,7 +12,8 @@ Never guessed, skipped with a reason instead (:data:`REASONS`):
 * ``precision_lost``: scientific notation whose digits were rounded (``"9.18563e+11"``), or a
   float that cannot be exact: 16+ digits, or 11+ digits ending in five zeros (what
   ``9.18563e+11`` becomes once a CSV reader turns it into a float);
-* ``not_a_phone_number``: letters, other symbols, fractions, a leading minus sign (text
+* ``not_a_phone_number``: letters, other symbols (``;``, ``#``, ``*``: also two numbers in
+  one cell, never just the first of them), fractions, a leading minus sign (text
   ``"-918563012356"`` and the integer ``-918563012356`` alike), broken text (a lone
   surrogate, e.g. half an emoji);
 * ``unknown_region``: the row's region is not an ISO region phonenumbers knows;
@@ -63,6 +64,10 @@ _SCIENTIFIC_RE = re.compile(r"[+]?([0-9])(?:\.([0-9]+))?[eE][+]?([0-9]+)")
 _EXCEL_FLOAT_TEXT = r"^([0-9]{6,})\.0$"  # "918563012345.0": a float written as text
 _EXCEL_FLOAT_TEXT_RE = re.compile(_EXCEL_FLOAT_TEXT)
 _LETTERS_RE = re.compile(r"[^\W\d_]")
+#: What a number is once separators are gone: digits (any script), with a leading "+".
+#: Anything else ("919800000001;919800000002", "98000*00001") is refused here: phonenumbers
+#: would read the digits before the junk and drop the rest.
+_DIGITS_RE = re.compile(r"\+?\d+")
 #: A leading minus sign (ASCII or U+2212): a negative number is not a phone number.
 _MINUS = ("-", "\u2212")
 
@@ -163,6 +168,8 @@ def text_to_number(text: str, region: str | None) -> tuple[str | None, str | Non
     if not cleaned:
         return None, NOT_A_PHONE_NUMBER
     if _LETTERS_RE.search(cleaned):  # phonenumbers would read letters as a vanity number
+        return None, NOT_A_PHONE_NUMBER
+    if not _DIGITS_RE.fullmatch(cleaned):  # two numbers in one cell, stray symbols
         return None, NOT_A_PHONE_NUMBER
     if cleaned.startswith("00") and cleaned[2:].isdigit():
         cleaned = "+" + cleaned[2:]

@@ -252,3 +252,15 @@ def test_lone_surrogate_in_a_region_is_an_unknown_region() -> None:
     values = pd.Series(["98765 43210", "98765 43211"], dtype=object)
     out = normalize_numbers(values, regions=pd.Series(["IN", "I\ud83d"], dtype=object))
     assert out["reason"].tolist() == ["", "unknown_region"]
+
+
+@pytest.mark.parametrize(
+    "text", ["919800000001;919800000002", "9198000000#01", "98000*00001", "98000 00001!"]
+)
+def test_two_numbers_or_stray_symbols_in_one_cell_are_refused_not_truncated(text: str) -> None:
+    # phonenumbers alone reads the digits before the junk: only the first of two numbers
+    # would be messaged (or suppressed), or a wrong number made of a prefix
+    assert text_to_number(text, "IN") == (None, NOT_A_PHONE_NUMBER)
+    assert normalize_numbers(pd.Series([text], dtype="str"))["reason"].tolist() == [
+        NOT_A_PHONE_NUMBER
+    ]

@@ -210,3 +210,11 @@ def test_dry_run_says_none_without_suppression() -> None:
     s = plan_campaign(contacts(), content="Hi {name}").summary()
     assert s.suppression_entries is None and s.suppressed_rows == 0
     assert dict(s.to_frame().values)["suppression"] == "none"
+
+
+def test_two_numbers_in_one_list_entry_are_refused_not_half_suppressed() -> None:
+    # what `--suppress "A;B"` handed to the plan before: one entry holding two numbers
+    with pytest.raises(UsageError, match="none of its 1 entries"):
+        plan_campaign(contacts(), content="Hi {name}", suppress=[f"{A};{B}"])
+    s = read_suppression([f"{A};{B}", C])
+    assert (s.entries, s.valid, s.numbers) == (2, 1, frozenset({C}))
