@@ -22,6 +22,15 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigError
 
+# The provider's request limits are defined in models.py; re-exported here for old imports.
+from .models import MAX_CONTENT_CHARS as MAX_CONTENT_CHARS
+from .models import MAX_MO_PAGE_SIZE as MAX_MO_PAGE_SIZE
+from .models import MAX_NUMBERS_GET as MAX_NUMBERS_GET
+from .models import MAX_NUMBERS_POST as MAX_NUMBERS_POST
+from .models import MAX_REPORT_IDS as MAX_REPORT_IDS
+from .models import MAX_SENDER_ID_CHARS as MAX_SENDER_ID_CHARS
+from .models import MAX_WINDOW_DAYS as MAX_WINDOW_DAYS
+
 DEFAULT_BASE_URL = "https://api.itniotech.com/sms"
 
 ENV_API_KEY = "ITNIO_API_KEY"
@@ -29,14 +38,6 @@ ENV_API_SECRET = "ITNIO_API_SECRET"
 ENV_APP_ID = "ITNIO_APP_ID"
 ENV_BASE_URL = "ITNIO_BASE_URL"
 
-# Documented request limits (see shared/reference/itniotech-sms-api.md).
-MAX_NUMBERS_POST = 1000
-MAX_NUMBERS_GET = 100
-MAX_CONTENT_CHARS = 1024
-MAX_SENDER_ID_CHARS = 32
-MAX_REPORT_IDS = 200
-MAX_MO_PAGE_SIZE = 100
-MAX_WINDOW_DAYS = 31
 
 # Retry/backoff defaults (min(0.5·2ⁿ, 8 s) with jitter, Retry-After capped).
 DEFAULT_MAX_ATTEMPTS = 4

@@ -27,7 +27,7 @@ import math
 import re
 import string
 import unicodedata
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
@@ -36,6 +36,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import UsageError
+from .models import MAX_CONTENT_CHARS as MAX_CONTENT_CHARS  # defined once, in models
+from .models import has_surrogate
 
 Encoding = Literal["GSM-7", "UCS-2"]
 
@@ -51,9 +53,6 @@ def _work_string() -> Any:
 #: String dtype for the columns this package builds: pyarrow-backed when pyarrow is installed
 #: (vectorised RE2 regexes, ~3x less memory), whatever the user's pandas string options.
 WORK_STRING = _work_string()
-
-#: The provider's limit on one message, in characters.
-MAX_CONTENT_CHARS = 1024
 
 GSM7_SINGLE, GSM7_PART = 160, 153
 UCS2_SINGLE, UCS2_PART = 70, 67
@@ -200,8 +199,9 @@ _IDENTIFIER_BAD = re.compile(r"[.\[\]]")
 def parse_template(template: str) -> Template:
     """Parse a ``{column}`` template; ``{{`` and ``}}`` are literal braces.
 
-    Raises :class:`UsageError` for malformed templates, positional ``{}``/``{0}`` fields,
-    attribute/index access, conversions (``!r``) and format specs (``:>5``).
+    Raises :class:`UsageError` for malformed templates, empty ``{}`` fields, attribute/index
+    access, conversions (``!r``) and format specs (``:>5``). ``{1}`` names the column labelled
+    ``"1"``, or else the column labelled with the integer ``1`` (see :func:`field_column`).
 
     >>> parse_template("Hi {first_name}, {{code}}").fields
     ('first_name',)
@@ -220,7 +220,7 @@ def parse_template(template: str) -> Template:
         if name is None:
             pieces.append((literal, None))
             continue
-        if name == "" or name.isdigit():
+        if name == "":
             raise UsageError(
                 f"content template {template!r}: placeholders must name a column, "
                 "e.g. {first_name}"
@@ -242,6 +242,51 @@ def template_fields(template: str) -> tuple[str, ...]:
     ('first_name', 'store')
     """
     return parse_template(template).fields
+
+
+def field_column(name: str, columns: Iterable[Hashable]) -> Hashable | None:
+    """The column label a placeholder addresses, or ``None`` if there is none.
+
+    ``{name}`` addresses the column labelled ``name``; a placeholder of digits such as ``{1}``
+    addresses the column labelled with the integer ``1`` when no column is labelled ``"1"``
+    (frames read without a header row have integer labels).
+
+    >>> field_column("1", pd.Index(["phone", 1])), field_column("1", pd.Index(["1", 1]))
+    (1, '1')
+    >>> field_column("name", ["phone"]) is None
+    True
+    """
+    labels = columns if isinstance(columns, pd.Index) else pd.Index(list(columns))
+    if name in labels:
+        return name
+    if name.isascii() and name.isdigit() and int(name) in labels:
+        return int(name)
+    return None
+
+
+def check_content(content: object) -> str:
+    r"""``content`` if it can be a message template, else one :class:`UsageError` line:
+    not text, empty, only spaces, or a broken character (a lone surrogate: half an emoji).
+
+    >>> check_content("Hi {name}")
+    'Hi {name}'
+    >>> check_content("Hi \ud83d")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    itnio_campaign.errors.UsageError: content has a broken character at position 3 ...
+    """
+    if not isinstance(content, str) or not content:
+        raise UsageError("content must be a non-empty template string, e.g. 'Hi {first_name}!'")
+    if not content.strip():
+        raise UsageError("content is only spaces: there is nothing to send")
+    if has_surrogate(content):
+        at = next(i for i, c in enumerate(content) if has_surrogate(c))
+        snippet = content[max(0, at - 20) : at + 20]
+        raise UsageError(
+            f"content has a broken character at position {at} (an unpaired surrogate, e.g. "
+            f"half an emoji): {snippet!a}; type the text again"
+        )
+    return content
 
 
 def format_value(value: Any) -> str | None:
@@ -266,7 +311,7 @@ def format_value(value: Any) -> str | None:
     return text if text.strip() else None
 
 
-def render_template(template: str, values: Mapping[str, Any]) -> str:
+def render_template(template: str, values: Mapping[Any, Any]) -> str:
     """Render one message from a mapping (e.g. a DataFrame row).
 
     Raises :class:`UsageError` if a field is absent from ``values`` or its value is missing.
@@ -279,9 +324,10 @@ def render_template(template: str, values: Mapping[str, Any]) -> str:
         out.append(literal)
         if name is None:
             continue
-        if name not in values:
+        key = field_column(name, values.keys())
+        if key is None:
             raise UsageError(f"content template uses {{{name}}} but there is no such field")
-        text = format_value(values[name])
+        text = format_value(values[key])
         if text is None:
             raise UsageError(f"field {name!r} is missing (empty); refusing to render it")
         out.append(text)
@@ -290,26 +336,48 @@ def render_template(template: str, values: Mapping[str, Any]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
-    """Contents rendered for a whole frame: ``content`` (missing rows hold ``""``) and
-    ``missing`` (the first missing field's name per row, or ``""``), both aligned with the frame."""
+    """Contents rendered for a whole frame, aligned with it: ``content`` (``""`` where a row
+    cannot be rendered), ``missing`` (the first missing field's name per row, or ``""``) and
+    ``broken`` (the first field whose text is broken, i.e. holds a lone surrogate, or ``""``)."""
 
     content: pd.Series
     missing: pd.Series
+    broken: pd.Series
 
 
 def render_column(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """One column as message text (string dtype) and a boolean missing mask, vectorised."""
+    """One column as message text (string dtype) and a boolean mask of the rows it cannot
+    fill (missing values and broken text), vectorised."""
+    text, missing, broken = _render_column(values)
+    return text, missing | broken
+
+
+def _render_column(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(text, missing mask, broken-text mask) of one column."""
     if pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values):
-        text = values.astype(WORK_STRING)
+        try:
+            text = values.astype(WORK_STRING)
+        except UnicodeEncodeError:  # python-backed strings with lone surrogates: per value
+            return _render_column(values.astype(object))
         missing = text.isna() | (text.str.strip() == "")
-        return text.fillna(""), missing.fillna(True).astype(bool)
+        no = pd.Series(False, index=values.index)
+        return text.fillna(""), missing.fillna(True).astype(bool), no
     # Anything else (numbers, objects, categories): render each distinct value once.
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     rendered = [format_value(u) for u in uniques]
-    table = np.array([r if r is not None else "" for r in rendered] + [""], dtype=object)
+    bad = np.array([r is not None and has_surrogate(r) for r in rendered] + [False], dtype=bool)
+    table = np.array(
+        [r if r is not None and not b else "" for r, b in zip(rendered, bad, strict=False)]
+        + [""],
+        dtype=object,
+    )
     miss = np.array([r is None for r in rendered] + [True], dtype=bool)
     text = pd.Series(table[codes], index=values.index, dtype=WORK_STRING)
-    return text, pd.Series(miss[codes], index=values.index)
+    return (
+        text,
+        pd.Series(miss[codes], index=values.index),
+        pd.Series(bad[codes], index=values.index),
+    )
 
 
 def render_frame(template: str, frame: pd.DataFrame) -> Rendered:
@@ -323,18 +391,19 @@ def render_frame(template: str, frame: pd.DataFrame) -> Rendered:
     (['Hi Ann!', ''], ['', 'n'])
     """
     tpl = parse_template(template)
-    unknown = [f for f in tpl.fields if f not in frame.columns]
+    labels = {f: field_column(f, frame.columns) for f in tpl.fields}
+    unknown = [f for f, label in labels.items() if label is None]
     if unknown:
         raise UsageError(
             f"content template uses {', '.join('{' + f + '}' for f in unknown)} but the frame has "
             f"no such column; columns are: {', '.join(map(str, frame.columns))}"
         )
-    columns: dict[Hashable, tuple[pd.Series, pd.Series]] = {}
+    columns: dict[Hashable, tuple[pd.Series, pd.Series, pd.Series]] = {}
     for field in tpl.fields:
-        col = frame[field]
+        col = frame[labels[field]]
         if isinstance(col, pd.DataFrame):
             raise UsageError(f"column {field!r} appears more than once in the frame")
-        columns[field] = render_column(col.reset_index(drop=True))
+        columns[field] = _render_column(col.reset_index(drop=True))
     n = len(frame)
     parts: list[pd.Series | str] = []
     for literal, name in tpl.pieces:
@@ -349,11 +418,21 @@ def render_frame(template: str, frame: pd.DataFrame) -> Rendered:
         for p in parts[1:]:
             acc = acc + p
         content = acc if isinstance(acc, pd.Series) else pd.Series([acc] * n, dtype=WORK_STRING)
-    missing = pd.Series(np.full(n, "", dtype=object))
-    for field in reversed(tpl.fields):  # reversed: the first missing field wins
-        mask = columns[field][1].to_numpy(dtype=bool)
-        missing[mask] = field
-    content = content.where(missing == "", "")
+    # object dtype on purpose: pandas would infer (and convert to) its str dtype
+    missing = pd.Series(np.full(n, "", dtype=object), dtype=object)
+    broken = pd.Series(np.full(n, "", dtype=object), dtype=object)
+    any_broken = False
+    for field in reversed(tpl.fields):  # reversed: the first missing (or broken) field wins
+        missing[columns[field][1].to_numpy(dtype=bool)] = field
+        bad = columns[field][2].to_numpy(dtype=bool)
+        if bad.any():  # rare: only then does ``broken`` cost a comparison below
+            broken[bad] = field
+            any_broken = True
+    fillable = missing == ""
+    if any_broken:
+        fillable &= broken == ""
+    content = content.where(fillable, "")
     content.index = frame.index
     missing.index = frame.index
-    return Rendered(content.astype(WORK_STRING), missing)
+    broken.index = frame.index
+    return Rendered(content.astype(WORK_STRING), missing, broken)

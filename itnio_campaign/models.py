@@ -6,12 +6,94 @@ timezone-aware ``datetime``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-# --- the one vocabulary of row states (docs/architecture.md, invariant 4) -------------------------------
+from .errors import UsageError
+
+# --- provider limits: defined here only (shared/reference/itniotech-sms-api.md) ----------
+#: Numbers in one ``sendSms`` or ``sendSms/batch`` request (POST).
+MAX_NUMBERS_POST = 1000
+#: Numbers in one GET ``sendSms`` request.
+MAX_NUMBERS_GET = 100
+#: Length of one message. Counted in UTF-16 units (an emoji counts 2), the stricter of the
+#: two counts a provider may use: see :func:`utf16_len`.
+MAX_CONTENT_CHARS = 1024
+#: Length of the sender id.
+MAX_SENDER_ID_CHARS = 32
+#: Length of one orderId (our limit: the API documents none; ids longer than this are
+#: surely a wrong column).
+MAX_ORDER_ID_CHARS = 64
+#: msgIds in one ``getReport`` request.
+MAX_REPORT_IDS = 200
+#: Records per ``recordMo`` page.
+MAX_MO_PAGE_SIZE = 100
+#: Days one ``getSentRcd``/``recordMo`` query may span.
+MAX_WINDOW_DAYS = 31
+
+#: Characters outside the Basic Multilingual Plane: 2 UTF-16 units each (most emoji).
+ASTRAL = "[\U00010000-\U0010FFFF]"
+_ASTRAL_RE = re.compile(ASTRAL)
+#: A lone (unpaired) surrogate: not text; no encoder (UTF-8, the API's JSON) accepts it.
+SURROGATE = "[\ud800-\udfff]"
+_SURROGATE_RE = re.compile(SURROGATE)
+
+
+def utf16_len(text: str) -> int:
+    """Length of ``text`` in UTF-16 units (≥ ``len(text)``: characters beyond U+FFFF count 2).
+
+    >>> len("Hi 😀"), utf16_len("Hi 😀")
+    (4, 5)
+    """
+    return len(text) + len(_ASTRAL_RE.findall(text))
+
+
+def has_surrogate(text: str) -> bool:
+    r"""True if ``text`` holds a lone surrogate (half an emoji, e.g. ``"A\ud83dB"``).
+
+    >>> has_surrogate("A\ud83dB"), has_surrogate("A😀B")
+    (True, False)
+    """
+    return _SURROGATE_RE.search(text) is not None
+
+
+def check_sender_id(sender_id: object, what: str = "sender_id") -> str | None:
+    """The sender id to send, or ``None`` for none; :class:`UsageError` if the API could not
+    take it: not text, only spaces, spaces at either end, a comma (the API's list separator),
+    a control or invisible character, or more than :data:`MAX_SENDER_ID_CHARS` characters.
+
+    >>> check_sender_id("SHOP"), check_sender_id(""), check_sender_id(None)
+    ('SHOP', None, None)
+    >>> check_sender_id("SHOP,2")
+    Traceback (most recent call last):
+    ...
+    itnio_campaign.errors.UsageError: sender_id 'SHOP,2' contains a comma
+    """
+    if sender_id is None or sender_id == "":
+        return None
+    if not isinstance(sender_id, str):
+        raise UsageError(f"{what} must be text, got {type(sender_id).__name__}")
+    problem = ""
+    if not sender_id.strip():
+        problem = "is only spaces (leave it empty for the account's default)"
+    elif sender_id != sender_id.strip():
+        problem = "has spaces at the start or end"
+    elif "," in sender_id:
+        problem = "contains a comma"
+    elif not sender_id.isprintable():
+        problem = "contains a control or invisible character (e.g. a line break)"
+    elif utf16_len(sender_id) > MAX_SENDER_ID_CHARS:
+        problem = f"is {utf16_len(sender_id)} characters; at most {MAX_SENDER_ID_CHARS}"
+    if problem:
+        shown = ascii(sender_id) if has_surrogate(sender_id) else repr(sender_id)
+        raise UsageError(f"{what} {shown} {problem}")
+    return sender_id
+
+
+# --- the one vocabulary of row states (docs/architecture.md, invariant 4) -----------------
 READY = "ready"  # planned, not yet attempted (plan only)
 SKIPPED_INVALID = "skipped_invalid"
 SKIPPED_DUPLICATE = "skipped_duplicate"

@@ -12,7 +12,10 @@ Never guessed, skipped with a reason instead (:data:`REASONS`):
 * ``precision_lost``: scientific notation whose digits were rounded (``"9.18563e+11"``), or a
   float that cannot be exact: 16+ digits, or 11+ digits ending in five zeros (what
   ``9.18563e+11`` becomes once a CSV reader turns it into a float);
-* ``not_a_phone_number``: letters, other symbols, fractions;
+* ``not_a_phone_number``: letters, other symbols (``;``, ``#``, ``*``: also two numbers in
+  one cell, never just the first of them), fractions, a leading minus sign (text
+  ``"-918563012356"`` and the integer ``-918563012356`` alike), broken text (a lone
+  surrogate, e.g. half an emoji);
 * ``unknown_region``: the row's region is not an ISO region phonenumbers knows;
 * ``invalid_number``: ``phonenumbers.is_valid_number`` says no, or the result is not 8..15
   digits.
@@ -40,7 +43,7 @@ from phonenumbers.phonemetadata import PhoneMetadata
 
 from .errors import UsageError
 from .message import WORK_STRING
-from .models import READY, SKIPPED_INVALID
+from .models import READY, SKIPPED_INVALID, has_surrogate
 
 EMPTY = "empty"
 PRECISION_LOST = "precision_lost"
@@ -61,6 +64,12 @@ _SCIENTIFIC_RE = re.compile(r"[+]?([0-9])(?:\.([0-9]+))?[eE][+]?([0-9]+)")
 _EXCEL_FLOAT_TEXT = r"^([0-9]{6,})\.0$"  # "918563012345.0": a float written as text
 _EXCEL_FLOAT_TEXT_RE = re.compile(_EXCEL_FLOAT_TEXT)
 _LETTERS_RE = re.compile(r"[^\W\d_]")
+#: What a number is once separators are gone: digits (any script), with a leading "+".
+#: Anything else ("919800000001;919800000002", "98000*00001") is refused here: phonenumbers
+#: would read the digits before the junk and drop the rest.
+_DIGITS_RE = re.compile(r"\+?\d+")
+#: A leading minus sign (ASCII or U+2212): a negative number is not a phone number.
+_MINUS = ("-", "\u2212")
 
 # Every number type phonenumbers knows; a number is valid if it matches any of them.
 _TYPES_BY_FREQUENCY = (
@@ -128,6 +137,8 @@ def value_to_text(value: Any) -> tuple[str | None, str | None]:
     text = str(value).strip().lstrip("'").strip()
     if not text:
         return None, EMPTY
+    if text.startswith(_MINUS) or has_surrogate(text):
+        return None, NOT_A_PHONE_NUMBER
     sci = _SCIENTIFIC_RE.fullmatch(text)
     if sci:
         return _scientific_text(sci)
@@ -157,6 +168,8 @@ def text_to_number(text: str, region: str | None) -> tuple[str | None, str | Non
     if not cleaned:
         return None, NOT_A_PHONE_NUMBER
     if _LETTERS_RE.search(cleaned):  # phonenumbers would read letters as a vanity number
+        return None, NOT_A_PHONE_NUMBER
+    if not _DIGITS_RE.fullmatch(cleaned):  # two numbers in one cell, stray symbols
         return None, NOT_A_PHONE_NUMBER
     if cleaned.startswith("00") and cleaned[2:].isdigit():
         cleaned = "+" + cleaned[2:]
@@ -355,10 +368,15 @@ def _column_text(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
         text[reasons != ""] = pd.NA
         return text, reasons
     if pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values):
-        text = values.astype(WORK_STRING).reset_index(drop=True)
+        try:
+            text = values.astype(WORK_STRING).reset_index(drop=True)
+        except UnicodeEncodeError:  # lone surrogates (python-backed strings): per value below
+            return _column_text(values.astype(object))
         text = text.str.strip().str.lstrip("'").str.strip()
         blank = (text.isna() | (text == "")).to_numpy(dtype=bool, na_value=True)
         reasons[blank] = EMPTY
+        negative = text.str.startswith(_MINUS).to_numpy(dtype=bool, na_value=False)
+        reasons[negative] = NOT_A_PHONE_NUMBER
         sci_mask = _contains(text, _SCIENTIFIC_RE.pattern.join("^$")).to_numpy()
         if sci_mask.any():  # rare: by the exact rules, once per distinct value
             at = np.flatnonzero(sci_mask)
@@ -372,7 +390,12 @@ def _column_text(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
         text = text.str.replace(_EXCEL_FLOAT_TEXT, r"\1", regex=True)
         return text.where(pd.Series(reasons == ""), None), reasons
     if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
-        return _column_text(values.astype(WORK_STRING))  # only text: the vectorised path
+        try:
+            as_text = values.astype(WORK_STRING)
+        except UnicodeEncodeError:  # lone surrogates: pyarrow cannot hold them; per value
+            pass
+        else:
+            return _column_text(as_text)  # only text: the vectorised path
     # object / mixed / categorical: each distinct value once, by the scalar rules
     obj_codes, obj_uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
     converted = [value_to_text(u) for u in obj_uniques]
@@ -387,10 +410,18 @@ def _regions_per_row(
     """Upper-cased region per row; "" marks an unknown region."""
     if regions is None:
         return pd.Series(default_region, index=range(n), dtype=WORK_STRING)
-    r = pd.Series(list(regions) if not isinstance(regions, pd.Series) else regions.to_numpy())
+    r = pd.Series(
+        list(regions) if not isinstance(regions, pd.Series) else regions.to_numpy(), dtype=object
+    )
     if len(r) != n:
         raise UsageError(f"regions has {len(r)} values for {n} numbers")
-    r = r.astype(WORK_STRING).str.strip().str.upper()
+    try:
+        r = r.astype(WORK_STRING)
+    except UnicodeEncodeError:  # broken text (a lone surrogate) is no region
+        r = r.astype(object)
+        r = r.where(~r.map(lambda v: isinstance(v, str) and has_surrogate(v)), "?")
+        r = r.astype(WORK_STRING)
+    r = r.str.strip().str.upper()
     r = r.where(r.notna() & (r != ""), default_region)
     known = r.isin(phonenumbers.SUPPORTED_REGIONS)
     return r.where(known, "").astype(WORK_STRING)

@@ -10,8 +10,13 @@
     1
 
 When a row has several problems, the first one in this order decides its state:
-``skipped_invalid`` (number), ``skipped_suppressed``, ``skipped_duplicate`` (the first valid,
-non-suppressed row with a number keeps it), ``skipped_missing_field``, ``skipped_too_long``.
+``skipped_invalid`` (number, then the row's own orderId), ``skipped_suppressed``,
+``skipped_duplicate`` (the first valid, non-suppressed row with a number keeps it),
+``skipped_missing_field`` (or ``skipped_invalid`` for broken text in a placeholder column),
+``skipped_too_long``, and last ``skipped_invalid`` for an orderId an earlier ready row uses.
+
+Rows are named by their index label in reasons, plainly: ``duplicate of row 5``,
+``duplicate of row 'r1'`` (text labels quoted).
 """
 
 from __future__ import annotations
@@ -22,26 +27,30 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
-from os import PathLike
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
-from .contacts import read_numbers
 from .errors import UsageError
 from .message import (
     GSM7_BASIC_CLASS,
     GSM7_PART,
     GSM7_SINGLE,
-    MAX_CONTENT_CHARS,
     WORK_STRING,
+    check_content,
     count_segments_cached,
+    field_column,
     format_value,
     parse_template,
     render_frame,
 )
 from .models import (
+    ASTRAL,
+    MAX_CONTENT_CHARS,
+    MAX_NUMBERS_POST,
+    MAX_ORDER_ID_CHARS,
+    MAX_SENDER_ID_CHARS,
     READY,
     SKIPPED_DUPLICATE,
     SKIPPED_INVALID,
@@ -53,15 +62,23 @@ from .models import (
     Batch,
     BatchItem,
     Endpoint,
+    check_sender_id,
+    has_surrogate,
+    utf16_len,
 )
 from .numbers import calling_codes, check_region, normalize_numbers
+from .suppression import SuppressionList, read_suppression
 
-#: Numbers per request (sendSms and sendSms/batch alike).
-MAX_NUMBERS_PER_REQUEST = 1000
-MAX_SENDER_ID = 32
-MAX_ORDER_ID = 64
+# Old names of the provider limits (defined once, in models).
+MAX_NUMBERS_PER_REQUEST = MAX_NUMBERS_POST
+MAX_SENDER_ID = MAX_SENDER_ID_CHARS
+MAX_ORDER_ID = MAX_ORDER_ID_CHARS
 
 RECIPIENT_COLUMNS = ("number", "order_id", "content", "encoding", "segments", "state", "reason")
+
+
+#: Summary values up to this long are right-aligned in one column when printed.
+_VALUE_WIDTH = 25
 
 
 class _BalanceClient(Protocol):
@@ -79,6 +96,12 @@ class PlanSummary:
     ``{("skipped_invalid", "precision_lost"): 12}``. Money is ``Decimal``; ``estimated_cost``
     is ``None`` when no price is known, and ``unpriced_rows`` counts ready rows whose country
     has no price. Balance fields are filled by :meth:`Plan.check_balance`.
+
+    Suppression: ``suppression_entries`` values were read (``None``: no suppression list
+    given), ``suppression_valid`` of them are phone numbers, and they removed
+    ``suppressed_rows`` rows. ``utf16_rows`` ready messages hold characters that count 2
+    UTF-16 units (emoji): their length is counted in UTF-16 units against the
+    1,024-character limit, the stricter count.
     """
 
     rows: int
@@ -93,6 +116,11 @@ class PlanSummary:
     estimated_cost: Decimal | None = None
     unpriced_rows: int = 0
     balance: Balance | None = None
+    suppression_entries: int | None = None
+    suppression_valid: int = 0
+    suppressed_rows: int = 0
+    suppression_examples: tuple[str, ...] = ()
+    utf16_rows: int = 0
 
     @property
     def available(self) -> Decimal | None:
@@ -110,6 +138,9 @@ class PlanSummary:
         lines = [("rows", f"{self.rows:,}"), ("ready", f"{self.ready:,}")]
         for (state, reason), n in self.skipped.items():
             lines.append((f"  {state}" + (f" ({reason})" if reason else ""), f"{n:,}"))
+        lines.append(("suppression", self._suppression_line()))
+        if self.suppression_examples:
+            lines.append(("  not phone numbers, e.g.", ", ".join(self.suppression_examples)))
         lines += [
             ("unique contents", f"{self.unique_contents:,}"),
             ("requests", f"{self.requests:,}"),
@@ -119,6 +150,12 @@ class PlanSummary:
         lines.append(("segments", f"{self.segments:,}"))
         for enc, n in self.encodings.items():
             lines.append((f"  {enc} messages", f"{n:,}"))
+        if self.utf16_rows:
+            lines.append((
+                "  messages with emoji",
+                f"{self.utf16_rows:,}, counted as UTF-16 units against the "
+                f"{MAX_CONTENT_CHARS:,} limit",
+            ))
         if self.estimated_cost is None:
             cost = "unknown (no prices given)"
         else:
@@ -138,11 +175,23 @@ class PlanSummary:
             lines.append(("enough balance", verdict))
         return lines
 
+    def _suppression_line(self) -> str:
+        removed = f"removed {self.suppressed_rows:,} row{'' if self.suppressed_rows == 1 else 's'}"
+        if self.suppression_entries is None:
+            return f"none ({removed})" if self.suppressed_rows else "none"
+        entries = self.suppression_entries
+        valid = self.suppression_valid
+        return (
+            f"{entries:,} entr{'y' if entries == 1 else 'ies'} read, "
+            f"{valid:,} valid number{'' if valid == 1 else 's'}, {removed}"
+        )
+
     def __str__(self) -> str:
         lines = self._lines()
         width = max(len(k) for k, _ in lines)
-        vwidth = max(len(v) for _, v in lines)
-        return "\n".join(f"{k:<{width}}  {v:>{vwidth}}" for k, v in lines)
+        # numbers right-aligned in one column; longer text starts there and runs on
+        vwidth = max((len(v) for _, v in lines if len(v) <= _VALUE_WIDTH), default=0)
+        return "\n".join(f"{k:<{width}}  {v:>{vwidth}}".rstrip() for k, v in lines)
 
     def _repr_html_(self) -> str:
         rows = "".join(
@@ -172,6 +221,10 @@ class PlanSummary:
             "encodings": dict(self.encodings),
             "estimated_cost": self.estimated_cost,
             "unpriced_rows": self.unpriced_rows,
+            "suppression_entries": self.suppression_entries,
+            "suppression_valid": self.suppression_valid,
+            "suppressed_rows": self.suppressed_rows,
+            "utf16_rows": self.utf16_rows,
             "balance": None if self.balance is None else self.balance.balance,
             "available": self.available,
             "enough_balance": self.enough_balance,
@@ -239,12 +292,17 @@ class Plan:
             endpoints[b.endpoint] = endpoints.get(b.endpoint, 0) + 1
         enc = rec["encoding"][ready_mask].value_counts(sort=False)
         cost, unpriced = _estimate_cost(rec["number"][ready_mask], seg, self.prices)
+        unique_contents, utf16_rows = _content_counts(rec["content"][ready_mask])
+        st = self.settings
+        entries = st.get("suppression_entries")
+        if entries is None and st.get("suppress") is not None:  # a plan stored before counts
+            entries = st.get("suppressed_numbers")
         return PlanSummary(
             rows=len(rec),
             ready=int(ready_mask.sum()),
             counts=ordered,
             skipped=skipped,
-            unique_contents=int(rec["content"][ready_mask].nunique()),
+            unique_contents=unique_contents,
             requests=len(self.batches),
             requests_by_endpoint=endpoints,
             segments=int(seg.sum()),
@@ -252,6 +310,11 @@ class Plan:
             estimated_cost=cost,
             unpriced_rows=unpriced,
             balance=self._balance,
+            suppression_entries=entries,
+            suppression_valid=int(st.get("suppression_valid", entries or 0)),
+            suppressed_rows=ordered.get(SKIPPED_SUPPRESSED, 0),
+            suppression_examples=tuple(st.get("suppression_examples") or ()),
+            utf16_rows=utf16_rows,
         )
 
     async def check_balance(self, client: _BalanceClient) -> PlanSummary:
@@ -275,7 +338,48 @@ def _reason_keys(rec: pd.DataFrame) -> pd.Series:
     key[(state == SKIPPED_SUPPRESSED).to_numpy()] = ""
     missing = (state == SKIPPED_MISSING_FIELD).to_numpy()
     key[missing] = reason[missing].str.replace("missing field ", "", regex=False)
+    invalid = (state == SKIPPED_INVALID).to_numpy()
+    if invalid.any():
+        key[invalid] = reason[invalid].str.replace(
+            f"^{_ORDER_ID_REPEATS} .*", "order_id also used by an earlier ready row", regex=True
+        )
     return key
+
+
+def _content_counts(contents: pd.Series) -> tuple[int, int]:
+    """(distinct contents, rows whose content has characters counting 2 UTF-16 units)."""
+    codes, uniques = pd.factorize(contents, use_na_sentinel=True)
+    if len(uniques) == 0:
+        return 0, 0
+    u = pd.Series(uniques, dtype=WORK_STRING)
+    astral = u.str.contains(ASTRAL, regex=True).to_numpy(dtype=bool, na_value=False)
+    per_unique = np.bincount(codes[codes >= 0], minlength=len(uniques))
+    return len(uniques), int(per_unique[astral].sum())
+
+
+def _row_label(label: Any) -> str:
+    """An index label as users wrote it: ``5`` (not ``np.int64(5)``), ``'r1'``, ``('a', 1)``."""
+    if isinstance(label, tuple):
+        return "(" + ", ".join(_row_label(x) for x in label) + ")"
+    if isinstance(label, np.generic):
+        label = label.item()
+    return repr(label) if isinstance(label, str) else str(label)
+
+
+def _row_labels(labels: pd.Index, positions: np.ndarray) -> np.ndarray:
+    """:func:`_row_label` of ``labels[positions]``, each distinct position formatted once."""
+    uniq, inverse = np.unique(positions, return_inverse=True)
+    texts = np.array([_row_label(labels[int(p)]) for p in uniq], dtype=object)
+    return texts[inverse]
+
+
+def _first_of_repeats(keys: Any, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``at`` whose key repeats an earlier one: (their positions, the first's position)."""
+    codes, _ = pd.factorize(keys)
+    _, first = np.unique(codes, return_index=True)
+    first_of = at[first][codes]
+    repeat = first_of != at
+    return at[repeat], first_of[repeat]
 
 
 # --- inputs -------------------------------------------------------------------------------
@@ -346,33 +450,52 @@ def _estimate_cost(
     return total, unpriced
 
 
-def _suppress_values(suppress: Any) -> tuple[list[str], str]:
-    """The numbers of a suppression list (as text), and a description for the settings."""
-    values = read_numbers(suppress, what="suppress")
-    if isinstance(suppress, str | PathLike):
-        return values, str(suppress)
-    return values, f"{len(values)} values"
+def _suppression_settings(sup: SuppressionList | None) -> dict[str, Any]:
+    """What the plan's settings record of the suppression list (JSON values)."""
+    if sup is None:
+        return {"suppress": None, "suppressed_numbers": 0}
+    return {
+        "suppress": sup.description,
+        "suppressed_numbers": len(sup),
+        "suppression_entries": sup.entries,
+        "suppression_valid": sup.valid,
+        "suppression_examples": list(sup.examples),
+    }
 
 
 # --- pieces of the plan -------------------------------------------------------------------
 
 
-def _segments_of(contents: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(encoding, segments) per distinct content: pure GSM-7 basic text by length, vectorised;
-    the rest through :func:`count_segments` (cached)."""
+def _segments_of(
+    contents: pd.Series,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(encoding, segments, characters, UTF-16 units) per distinct content: pure GSM-7 basic
+    text by length, vectorised; the rest through :func:`count_segments` (cached)."""
     n = len(contents)
     enc = np.full(n, "GSM-7", dtype=object)
     seg = np.zeros(n, dtype=np.int64)
     if n == 0:
-        return enc, seg
+        return enc, seg, seg.copy(), seg.copy()
     lengths = contents.str.len().to_numpy(dtype=np.int64)
+    units = lengths.copy()
     with np.errstate(all="ignore"):
         basic = contents.str.fullmatch(GSM7_BASIC_CLASS + "*").to_numpy(dtype=bool, na_value=False)
     seg[basic] = np.where(lengths[basic] <= GSM7_SINGLE, 1, -(-lengths[basic] // GSM7_PART))
     seg[basic & (lengths == 0)] = 0
-    for i in np.flatnonzero(~basic):
-        enc[i], seg[i] = count_segments_cached(contents.iat[int(i)])
-    return enc, seg
+    for i in np.flatnonzero(~basic):  # GSM-7 basic text is one unit a character
+        text = str(contents.iat[int(i)])
+        enc[i], seg[i] = count_segments_cached(text)
+        units[i] = utf16_len(text)
+    return enc, seg, lengths, units
+
+
+def _too_long_reason(chars: int, units: int) -> str:
+    if units == chars:
+        return f"content is {chars} characters; the limit is {MAX_CONTENT_CHARS}"
+    return (
+        f"content is {units} UTF-16 units ({chars} characters, emoji count 2); "
+        f"the limit is {MAX_CONTENT_CHARS}"
+    )
 
 
 _BASE36 = np.frombuffer(b"0123456789abcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
@@ -392,33 +515,42 @@ def _base36(positions: np.ndarray, n: int) -> np.ndarray:
     return digits.view(f"S{width}").ravel().astype(str)
 
 
-def _order_ids_from_column(col: pd.Series, ready: np.ndarray, labels: pd.Index) -> np.ndarray:
-    """The user's order ids as text; ready rows must have unique, non-empty, comma-free ids."""
+_ORDER_ID_REPEATS = "order_id also used by row"
+
+
+def order_id_problem(order_id: str) -> str:
+    """Why the API could not take ``order_id`` as a row's own id ("" if it can).
+
+    Refused: empty, broken text (a lone surrogate), spaces at either end (the provider may
+    trim them, and ``" a"`` would collide with ``"a"``), control or invisible characters
+    (line breaks included), commas (the API's list separator), more than
+    :data:`~itnio_campaign.models.MAX_ORDER_ID_CHARS` characters.
+
+    >>> order_id_problem("A-17"), order_id_problem(" A-17")
+    ('', 'order_id has spaces at the start or end')
+    """
+    if not order_id:
+        return "order_id is empty"
+    if has_surrogate(order_id):
+        return "order_id has a broken character (an unpaired surrogate)"
+    if order_id != order_id.strip():
+        return "order_id has spaces at the start or end"
+    if not order_id.isprintable():
+        return "order_id has a control or invisible character (e.g. a line break)"
+    if "," in order_id:
+        return "order_id contains a comma"
+    if utf16_len(order_id) > MAX_ORDER_ID_CHARS:
+        return f"order_id is longer than {MAX_ORDER_ID_CHARS} characters"
+    return ""
+
+
+def _order_ids_from_column(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The user's order ids as text, and each row's :func:`order_id_problem` ("" if none);
+    checked once per distinct value."""
     codes, uniques = pd.factorize(col.astype(object), use_na_sentinel=True)
-    table = np.array([format_value(u) or "" for u in uniques] + [""], dtype=object)
-    ids = table[codes]
-    bad: list[str] = []
-    ready_ids = pd.Series(ids[ready])
-    ready_labels = labels[ready]
-    for label, oid in zip(ready_labels, ready_ids, strict=True):
-        if not oid:
-            bad.append(f"row {label!r}: empty")
-        elif len(oid) > MAX_ORDER_ID:
-            bad.append(f"row {label!r}: longer than {MAX_ORDER_ID} characters")
-        elif "," in oid:
-            bad.append(f"row {label!r}: contains a comma ({oid!r})")
-        if len(bad) >= 10:
-            break
-    dups = ready_ids[ready_ids.duplicated(keep=False) & (ready_ids != "")]
-    for oid in dups.unique()[:10]:
-        rows = [repr(x) for x in ready_labels[(ready_ids == oid).to_numpy()][:5]]
-        bad.append(f"order id {oid!r} is used by rows {', '.join(rows)}")
-    if bad:
-        raise UsageError(
-            f"order_id_col {col.name!r}: every ready row needs a unique, non-empty id of at most "
-            f"{MAX_ORDER_ID} characters without commas; offenders: " + "; ".join(bad[:20])
-        )
-    return ids
+    texts = [format_value(u) or "" for u in uniques] + [""]
+    problems = np.array([order_id_problem(t) for t in texts], dtype=object)
+    return np.array(texts, dtype=object)[codes], problems[codes]
 
 
 def make_batches(
@@ -521,10 +653,15 @@ def plan_campaign(
 ) -> Plan:
     """Plan a campaign from a DataFrame; nothing is sent and ``df`` is never modified.
 
-    ``content`` is a template with ``{column}`` placeholders (``{{``/``}}`` for braces);
-    ``suppress`` numbers to exclude (Series, DataFrame with one or a phone-like column, list/set,
-    or a CSV/XLSX/Parquet path, see :func:`~itnio_campaign.contacts.read_numbers`);
-    ``prices`` a price per segment, one number or ``{country calling code: price}``.
+    ``content`` is a template with ``{column}`` placeholders (``{{``/``}}`` for braces;
+    ``{1}`` addresses an integer column label 1); ``sender_id`` is checked by
+    :func:`~itnio_campaign.models.check_sender_id`; ``order_id_col`` holds the rows' own ids
+    (rows whose id the API could not take, see :func:`order_id_problem`, or whose id an
+    earlier ready row uses, are ``skipped_invalid``); ``suppress`` numbers to exclude: a path,
+    a string of numbers, a list/Series/DataFrame, or several of them, see
+    :mod:`~itnio_campaign.suppression` (the summary says how many entries were read, how many
+    were valid and how many rows they removed); ``prices`` a price per segment, one number or
+    ``{country calling code: price}``.
 
     >>> df = pd.DataFrame({"phone": ["+91 98765 43210"], "name": ["Zoë"], "store": ["Pune"]})
     >>> plan = plan_campaign(df, content="Hi {name}, 20% off at {store}!", prices=0.1)
@@ -539,27 +676,14 @@ def plan_campaign(
     number_series = _column(df, number_col, "number_col")
     region_series = _column(df, region_col, "region_col") if region_col is not None else None
     order_series = _column(df, order_id_col, "order_id_col") if order_id_col is not None else None
-    if not isinstance(content, str) or not content:
-        raise UsageError("content must be a non-empty template string, e.g. 'Hi {first_name}!'")
-    template = parse_template(content)
+    template = parse_template(check_content(content))
     for name in template.fields:
-        _column(df, name, "content placeholder")
-    if sender_id is not None:
-        if not isinstance(sender_id, str):
-            raise UsageError(f"sender_id must be a str, got {type(sender_id).__name__}")
-        if len(sender_id) > MAX_SENDER_ID:
-            raise UsageError(
-                f"sender_id {sender_id!r} is {len(sender_id)} characters; at most {MAX_SENDER_ID}"
-            )
-        sender_id = sender_id or None
+        label = field_column(name, df.columns)
+        _column(df, name if label is None else label, "content placeholder")
+    sender_id = check_sender_id(sender_id)
     region = check_region(default_region)
     price_table = _parse_prices(prices)
-    suppress_desc = None
-    suppressed_numbers: set[str] = set()
-    if suppress is not None:
-        values, suppress_desc = _suppress_values(suppress)
-        normal = normalize_numbers(pd.Series(values, dtype=object), default_region=region)
-        suppressed_numbers = set(normal["number"].dropna().tolist())
+    suppression = None if suppress is None else read_suppression(suppress, default_region=region)
 
     # -- per row ---------------------------------------------------------------------------
     n = len(df)
@@ -575,21 +699,25 @@ def plan_campaign(
 
     valid = (nums["state"] == READY).to_numpy(dtype=bool, na_value=False)
     state[~valid] = SKIPPED_INVALID
-    if suppressed_numbers:
-        sup = valid & number.isin(suppressed_numbers).to_numpy(dtype=bool, na_value=False)
+    given_ids = None
+    if order_series is not None:  # the row's own id must be one the API can take
+        given_ids, id_problem = _order_ids_from_column(order_series.reset_index(drop=True))
+        bad_id = valid & (id_problem != "")
+        state[bad_id] = SKIPPED_INVALID
+        reason[bad_id] = id_problem[bad_id]
+        valid &= ~bad_id
+    if suppression is not None and suppression.numbers:
+        sup = valid & number.isin(suppression.numbers).to_numpy(dtype=bool, na_value=False)
         state[sup] = SKIPPED_SUPPRESSED
         reason[sup] = "number is in the suppression list"
         valid &= ~sup
 
     # duplicates among valid, non-suppressed rows: the first row keeps the number
     at = np.flatnonzero(valid)
-    codes, _ = pd.factorize(number.iloc[at])
-    _, first = np.unique(codes, return_index=True)
-    first_of = at[first][codes]  # position of the first row with the same number
-    dup_rows = at[first_of != at]
+    dup_rows, first_rows = _first_of_repeats(number.iloc[at], at)
     if len(dup_rows):
         state[dup_rows] = SKIPPED_DUPLICATE
-        reason[dup_rows] = [f"duplicate of row {labels[p]!r}" for p in first_of[first_of != at]]
+        reason[dup_rows] = "duplicate of row " + _row_labels(labels, first_rows)
         valid[dup_rows] = False
 
     rendered = render_frame(content, df.reset_index(drop=True))
@@ -599,30 +727,46 @@ def plan_campaign(
     state[miss] = SKIPPED_MISSING_FIELD
     reason[miss] = "missing field " + missing[miss].astype(str)
     valid &= ~miss
+    broken = rendered.broken.to_numpy(dtype=object)
+    is_broken = broken != ""
+    has_text &= ~is_broken
+    bad_text = valid & is_broken
+    state[bad_text] = SKIPPED_INVALID
+    reason[bad_text] = "broken text (an unpaired surrogate) in " + broken[bad_text].astype(str)
+    valid &= ~bad_text
 
+    # -- encoding, segments and length, once per distinct content --------------------------
     text = rendered.content.reset_index(drop=True)
-    lengths = text.str.len().to_numpy(dtype=np.int64, na_value=0)
-    long_ = valid & (lengths > MAX_CONTENT_CHARS)
-    state[long_] = SKIPPED_TOO_LONG
-    reason[long_] = [
-        f"content is {x} characters; the limit is {MAX_CONTENT_CHARS}" for x in lengths[long_]
-    ]
-    valid &= ~long_
-
-    # -- encoding and segments, once per distinct content ---------------------------------
     content_col = text.where(pd.Series(has_text), None)
     ccodes, uniques = pd.factorize(content_col, use_na_sentinel=True)
-    u_enc, u_seg = _segments_of(pd.Series(uniques, dtype=text.dtype))
+    u_enc, u_seg, u_chars, u_units = _segments_of(pd.Series(uniques, dtype=text.dtype))
     encoding = np.r_[u_enc, None][ccodes]
     segments = np.r_[u_seg, 0][ccodes].astype(np.int64)
+    # the stricter of the two counts: UTF-16 units (an emoji counts 2) >= characters
+    u_long = u_units > MAX_CONTENT_CHARS
+    long_ = valid & np.r_[u_long, False][ccodes]
+    if long_.any():
+        u_reason = np.array(
+            [_too_long_reason(int(c), int(u)) if bad else "" for c, u, bad in
+             zip(u_chars, u_units, u_long, strict=True)] + [""], dtype=object,
+        )  # fmt: skip
+        state[long_] = SKIPPED_TOO_LONG
+        reason[long_] = u_reason[ccodes][long_]
+        valid &= ~long_
 
     # -- order ids and requests -----------------------------------------------------------
+    if given_ids is not None:  # two ready rows never share an orderId: the first keeps it
+        at = np.flatnonzero(valid)
+        dup_rows, first_rows = _first_of_repeats(given_ids[at], at)
+        if len(dup_rows):
+            state[dup_rows] = SKIPPED_INVALID
+            reason[dup_rows] = f"{_ORDER_ID_REPEATS} " + _row_labels(labels, first_rows)
+            valid[dup_rows] = False
     ready = valid
     positions = np.flatnonzero(ready)
     ready_numbers = number.iloc[positions].to_numpy(dtype=object)
-    if order_series is not None:
-        given = _order_ids_from_column(order_series.reset_index(drop=True), ready, labels)
-        ready_ids = given[ready]
+    if given_ids is not None:
+        ready_ids = given_ids[ready]
     else:
         # short, deterministic, unique: a hash of what is sent + the row position in base 36
         h = hashlib.sha256(f"{n}\x1f{content}\x1f{sender_id}\x1f".encode())
@@ -655,8 +799,7 @@ def plan_campaign(
         "order_id_col": _jsonable(order_id_col),
         "default_region": region,
         "region_col": _jsonable(region_col),
-        "suppress": suppress_desc,
-        "suppressed_numbers": len(suppressed_numbers),
+        **_suppression_settings(suppression),
         "prices": _prices_setting(price_table),
         "rows": n,
     }

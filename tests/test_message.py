@@ -12,12 +12,14 @@ from itnio_campaign.errors import UsageError
 from itnio_campaign.message import (
     GSM7_BASIC,
     GSM7_EXTENSION,
+    check_content,
     count_segments,
     format_value,
     render_frame,
     render_template,
     template_fields,
 )
+from itnio_campaign.models import utf16_len
 
 
 @pytest.mark.parametrize(
@@ -108,7 +110,6 @@ def test_template_fields(template: str, fields: tuple[str, ...]) -> None:
         ("Hi {first_name", "malformed"),
         ("Hi first_name}", "malformed"),
         ("Hi {}", "must name a column"),
-        ("Hi {0}", "must name a column"),
         ("Hi {a.b}", "not supported"),
         ("Hi {a[0]}", "not supported"),
         ("Hi {a!r}", "not supported"),
@@ -175,3 +176,47 @@ def test_render_frame_no_placeholders_and_empty() -> None:
     assert list(r.content) == ["Same for all"] * 2
     r = render_frame("Hi {a}", pd.DataFrame({"a": pd.Series([], dtype="str")}))
     assert len(r.content) == 0
+
+
+# --- placeholders that address integer column labels; broken text -------------------------
+
+
+def test_digit_placeholder_addresses_an_integer_column_label() -> None:
+    df = pd.DataFrame({0: ["+91 98765 43210"], 1: ["Ann"]})  # read without a header row
+    assert list(render_frame("Hi {1}!", df).content) == ["Hi Ann!"]
+    assert render_template("Hi {1}", {1: "Bo"}) == "Hi Bo"
+    # a column labelled "1" (text) wins over the integer label 1
+    both = pd.DataFrame({"1": ["text"], 1: ["int"]})
+    assert list(render_frame("{1}", both).content) == ["text"]
+    with pytest.raises(UsageError, match=r"\{2\}.*no such column"):
+        render_frame("Hi {2}", df)
+
+
+@pytest.mark.parametrize("dtype", ["object", pd.StringDtype("python")])
+def test_lone_surrogate_in_a_placeholder_column_marks_the_row_broken(dtype: object) -> None:
+    df = pd.DataFrame({"name": pd.Series(["Ann", "A\ud83dB", None], dtype=dtype)})  # type: ignore[call-overload]
+    r = render_frame("Hi {name}", df)
+    assert list(r.content) == ["Hi Ann", "", ""]
+    assert list(r.broken) == ["", "name", ""]
+    assert list(r.missing) == ["", "", "name"]
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        ("   ", "only spaces"),
+        ("\n\t ", "only spaces"),
+        ("Hi \ud83d {name}", r"broken character at position 3.*'Hi \\ud83d \{name\}'"),
+        ("", "non-empty"),
+        (None, "non-empty"),
+    ],
+)
+def test_check_content_refuses_blank_and_broken_text(content: object, match: str) -> None:
+    with pytest.raises(UsageError, match=match):
+        check_content(content)
+
+
+def test_content_length_is_counted_in_utf16_units() -> None:
+    assert utf16_len("a" * 10) == 10
+    assert utf16_len("😀" * 10) == 20  # outside the BMP: a surrogate pair each
+    assert utf16_len("ë€") == 2

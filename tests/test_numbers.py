@@ -219,3 +219,48 @@ def test_valid_generated_numbers_are_ready(countries: list[str], rnd) -> None:  
         expected.append(e164[1:])
     out = normalize_numbers(pd.Series(values, dtype="str"))
     assert out["number"].tolist() == expected
+
+
+# --- a minus sign and broken text are never a phone number ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["-918563012356", -918563012356],  # text and integer alike
+        pd.Series(["-918563012356", "\u2212918563012356", " '-918563012356"], dtype="str"),
+        pd.Series([-918563012356], dtype="int64"),
+        pd.Series([-918563012356.0]),
+    ],
+)
+def test_minus_sign_is_refused_as_text_and_as_number(values: object) -> None:
+    out = normalize_numbers(values)  # type: ignore[arg-type]
+    assert set(out["reason"]) == {NOT_A_PHONE_NUMBER}
+    for v in list(values):  # type: ignore[call-overload]
+        assert value_to_text(v) == (None, NOT_A_PHONE_NUMBER)
+
+
+@pytest.mark.parametrize("dtype", ["object", pd.StringDtype("python")])
+def test_lone_surrogate_in_a_phone_column_is_skipped_not_raised(dtype: object) -> None:
+    values = pd.Series(["+91 98765 43210", "A\ud83dB", "98765\udc0043210", None], dtype=dtype)  # type: ignore[call-overload]
+    out = normalize_numbers(values)
+    assert out["number"].tolist()[0] == "919876543210"
+    assert out["reason"].tolist()[1:] == [NOT_A_PHONE_NUMBER, NOT_A_PHONE_NUMBER, "empty"]
+
+
+def test_lone_surrogate_in_a_region_is_an_unknown_region() -> None:
+    values = pd.Series(["98765 43210", "98765 43211"], dtype=object)
+    out = normalize_numbers(values, regions=pd.Series(["IN", "I\ud83d"], dtype=object))
+    assert out["reason"].tolist() == ["", "unknown_region"]
+
+
+@pytest.mark.parametrize(
+    "text", ["919800000001;919800000002", "9198000000#01", "98000*00001", "98000 00001!"]
+)
+def test_two_numbers_or_stray_symbols_in_one_cell_are_refused_not_truncated(text: str) -> None:
+    # phonenumbers alone reads the digits before the junk: only the first of two numbers
+    # would be messaged (or suppressed), or a wrong number made of a prefix
+    assert text_to_number(text, "IN") == (None, NOT_A_PHONE_NUMBER)
+    assert normalize_numbers(pd.Series([text], dtype="str"))["reason"].tolist() == [
+        NOT_A_PHONE_NUMBER
+    ]

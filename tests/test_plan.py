@@ -59,7 +59,7 @@ def mobile(i: int) -> str:
         (lambda: frame([mobile(1)]), {"prices": {"India": 1}}, "calling code"),
         (lambda: frame([mobile(1)]), {"prices": -1}, "non-negative"),
         (lambda: frame([mobile(1)]), {"suppress": 42}, "suppress must be"),
-        (lambda: frame([mobile(1)]), {"suppress": "/nonexistent/opt.csv"}, "does not exist"),
+        (lambda: frame([mobile(1)]), {"suppress": "/nonexistent/opt.csv"}, "no such file"),
         (lambda: frame([mobile(1)]), {"order_id_col": "oid"}, "order_id_col 'oid'"),
     ],
 )
@@ -76,18 +76,20 @@ def test_duplicate_column_names_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    ("ids", "match"),
+    ("ids", "reason"),
     [
-        (["a", "a"], "'a' is used by rows 0, 1"),
-        (["a", None], "row 1: empty"),
-        (["a", "b,c"], "comma"),
-        (["a", "x" * 65], "longer than 64"),
+        (["a", "a"], "order_id also used by row 0"),
+        (["a", None], "order_id is empty"),
+        (["a", "b,c"], "order_id contains a comma"),
+        (["a", "x" * 65], "order_id is longer than 64 characters"),
     ],
 )
-def test_order_id_col_offenders_listed(ids: list[object], match: str) -> None:
+def test_bad_order_ids_skip_their_row_with_a_reason(ids: list[object], reason: str) -> None:
     df = frame([mobile(1), mobile(2)], oid=ids)
-    with pytest.raises(UsageError, match=match):
-        plan_campaign(df, content=TEMPLATE, order_id_col="oid")
+    plan = plan_campaign(df, content=TEMPLATE, order_id_col="oid")
+    assert plan.recipients["state"].tolist() == [READY, SKIPPED_INVALID]
+    assert plan.recipients["reason"].tolist() == ["", reason]
+    assert [b.order_ids for b in plan.batches] == [("a",)]
 
 
 def test_order_id_col_only_checked_on_ready_rows() -> None:
@@ -408,12 +410,15 @@ ready                                     2,574
   skipped_missing_field (first_name)         60
   skipped_missing_field (store)              26
   skipped_too_long                            1
+suppression                             43 entries read, 41 valid numbers, removed 41 rows
+  not phone numbers, e.g.               '+1 212 000 0000', 'not a number'
 unique contents                             265
 requests                                      3
   sendSms/batch                               3
 segments                                  2,574
   GSM-7 messages                          2,491
   UCS-2 messages                             83
+  messages with emoji                   7, counted as UTF-16 units against the 1,024 limit
 estimated cost                          21.2725
 """
 

@@ -3,7 +3,8 @@
 It holds the plan (the user's frame losslessly, the recipients and the requests), the
 settings (never a credential), and **one journal row per request**: written *in flight* and
 committed before the request leaves, completed with a compact record of the answer after
-(docs/architecture.md, invariant 1). Per request, not per recipient: a million recipients are ~1000 rows.
+(docs/architecture.md, invariant 1). Per request, not per recipient: a million recipients
+are ~1000 rows.
 
 Tables (schema version :data:`SCHEMA_VERSION`, also in ``PRAGMA user_version``)::
 
