@@ -38,17 +38,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
-from .config import (
-    MAX_CONTENT_CHARS,
-    MAX_MO_PAGE_SIZE,
-    MAX_NUMBERS_GET,
-    MAX_NUMBERS_POST,
-    MAX_REPORT_IDS,
-    MAX_SENDER_ID_CHARS,
-    MAX_WINDOW_DAYS,
-    ClientSettings,
-    Credentials,
-)
+from .config import ClientSettings, Credentials
 from .errors import (
     RETRY_CODES,
     RETRY_HTTP_STATUSES,
@@ -59,6 +49,12 @@ from .errors import (
     api_error,
 )
 from .models import (
+    MAX_CONTENT_CHARS,
+    MAX_MO_PAGE_SIZE,
+    MAX_NUMBERS_GET,
+    MAX_NUMBERS_POST,
+    MAX_REPORT_IDS,
+    MAX_WINDOW_DAYS,
     Balance,
     BatchItem,
     DeliveryRecord,
@@ -69,6 +65,8 @@ from .models import (
     SendResult,
     SentRecord,
     SentRecordsPage,
+    check_sender_id,
+    utf16_len,
 )
 
 log = logging.getLogger(__name__)
@@ -489,16 +487,13 @@ def _check_item(item: BatchItem, endpoint: str, limit: int) -> None:
     _no_commas(endpoint, "numbers", item.numbers)
     if not item.content:
         raise UsageError(f"{endpoint}: content is empty")
-    if len(item.content) > MAX_CONTENT_CHARS:
+    if utf16_len(item.content) > MAX_CONTENT_CHARS:  # the stricter count (emoji are 2)
         raise UsageError(
-            f"{endpoint}: content has {len(item.content)} characters; "
+            f"{endpoint}: content has {utf16_len(item.content)} UTF-16 units; "
             f"the limit is {MAX_CONTENT_CHARS}"
         )
-    if item.sender_id is not None and len(item.sender_id) > MAX_SENDER_ID_CHARS:
-        raise UsageError(
-            f"{endpoint}: senderId has {len(item.sender_id)} characters; "
-            f"the limit is {MAX_SENDER_ID_CHARS}"
-        )
+    if item.sender_id is not None:
+        check_sender_id(item.sender_id, what=f"{endpoint}: senderId")
     if item.order_ids is not None:
         if len(item.order_ids) != len(item.numbers):
             raise UsageError(

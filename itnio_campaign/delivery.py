@@ -26,10 +26,9 @@ import numpy as np
 import pandas as pd
 
 from .client import AsyncClient, aware_time
-from .config import MAX_REPORT_IDS
 from .engine import progress_bar
 from .errors import UsageError
-from .models import ACCEPTED_STATES, SUBMITTED, DeliveryRecord, Reply
+from .models import ACCEPTED_STATES, MAX_REPORT_IDS, SUBMITTED, DeliveryRecord, Reply
 from .numbers import normalize_numbers
 from .result import CampaignResult
 

@@ -30,10 +30,10 @@ import numpy as np
 import pandas as pd
 
 from .client import AsyncClient
-from .config import MAX_NUMBERS_POST, ClientSettings, Credentials
+from .config import ClientSettings, Credentials
 from .engine import Journal, SendBatchesReport, SendOptions, progress_bar, send_batches
 from .errors import UsageError
-from .models import Batch
+from .models import MAX_NUMBERS_POST, Batch
 from .recovery import send_with_ledger
 from .result import OUTCOME_COLUMNS, BatchOutcome, CampaignResult, Stopper
 from .sending import ProgressEvent, send_into, send_settings

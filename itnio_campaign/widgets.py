@@ -28,14 +28,15 @@ from typing import Any
 import ipywidgets as w
 import pandas as pd
 
-from .config import MAX_SENDER_ID_CHARS, Credentials
+from .config import Credentials
 from .contacts import guess_number_column, read_numbers
 from .errors import ItnioError, UsageError
 from .message import count_segments_cached, render_frame, template_fields
-from .models import FAILURE_STATES
+from .models import FAILURE_STATES, check_sender_id
 from .options import SendOptions
 from .result import CampaignResult, Stopper
 from .send_gate import EarlierCampaign, SendGate, find_earlier_campaign
+from .suppression import SuppressionList, read_suppression, read_suppressions
 
 _NO_COLUMN = ""  # the orderId picker's "none" (a Dropdown's None means "nothing selected")
 #: Rows the live counter renders at most (keystrokes must stay instant on big frames).
@@ -270,7 +271,7 @@ class CampaignForm:
         #: When Send may send, and how many (plain state; the form only shows it).
         self.gate = SendGate()
         self.plan_number_col: Any = None
-        self._suppress_upload: list[str] = []
+        self._suppress_upload: SuppressionList | None = None
         self._suppress_optouts: list[str] = []
         self.credentials: Credentials | None = None
         self._credentials_error: str | None = None
@@ -426,11 +427,17 @@ class CampaignForm:
             self.region.value.strip().upper(),
             self.sender_id.value.strip(),
             self.content.value,
-            tuple(self._suppression()),
+            tuple(sorted(self._suppress_upload.numbers)) if self._suppress_upload else (),
+            tuple(self._suppress_optouts),
         )
 
-    def _suppression(self) -> list[str]:
-        return sorted(set(self._suppress_upload) | set(self._suppress_optouts))
+    def _suppression(self) -> SuppressionList | None:
+        """The uploaded list and the opt-outs from replies, as one list (None: neither)."""
+        sources: list[Any] = [self._suppress_upload] if self._suppress_upload else []
+        if self._suppress_optouts:
+            sources.append(list(self._suppress_optouts))
+        region = self.region.value.strip().upper() or "IN"
+        return read_suppressions(sources, default_region=region, what="suppression")
 
     def insert_placeholder(self, column: str) -> None:
         """Append ``{column}`` to the message (browsers do not tell the kernel the caret)."""
@@ -439,13 +446,10 @@ class CampaignForm:
         self.content.value = f"{text}{sep}{{{column}}}"
 
     def _check_sender(self) -> None:
-        sid = self.sender_id.value.strip()
-        if len(sid) > MAX_SENDER_ID_CHARS:
-            self.sender_note.value = _note(
-                f"Sender id is {len(sid)} characters; the limit is {MAX_SENDER_ID_CHARS}.", "error"
-            )
-        elif sid and not sid.isprintable():
-            self.sender_note.value = _note("Sender id has invisible characters.", "error")
+        try:  # the one sender-id check (models.check_sender_id), as typed
+            check_sender_id(self.sender_id.value.strip() or None, what="Sender id")
+        except UsageError as exc:
+            self.sender_note.value = _note(f"{exc}.", "error")
         else:
             self.sender_note.value = ""
 
@@ -497,9 +501,11 @@ class CampaignForm:
         item = files[0]
         name = item.get("name", "upload")
         try:
-            self._suppress_upload = read_suppression_file(name, bytes(item["content"]))
+            self._suppress_upload = read_suppression(
+                bytes(item["content"]), name=name, what=f"the uploaded {name}"
+            )
         except (ItnioError, ValueError, KeyError) as exc:
-            self._suppress_upload = []
+            self._suppress_upload = None
             self._error(f"Could not read {name}: {exc}")
         else:
             self._clear_error()
@@ -509,7 +515,7 @@ class CampaignForm:
     def _show_suppression(self) -> None:
         parts = []
         if self._suppress_upload:
-            parts.append(f"{len(self._suppress_upload):,} numbers from the uploaded list")
+            parts.append(f"the uploaded list ({self._suppress_upload.describe()})")
         if self._suppress_optouts:
             parts.append(f"{len(self._suppress_optouts):,} opt-outs from replies")
         self.suppress_note.value = _note(
@@ -536,7 +542,7 @@ class CampaignForm:
                 if self.order_id_col.value == _NO_COLUMN
                 else self.order_id_col.value,
                 default_region=self.region.value.strip().upper(),
-                suppress=self._suppression() or None,
+                suppress=self._suppression(),
                 prices=self.prices,
             )
         except (ItnioError, ValueError, KeyError, TypeError) as exc:

@@ -158,3 +158,19 @@ def test_plan_reads_the_sheet_and_header_row_asked_for(tmp_path: Path) -> None:
     unknown = run([*args, "--sheet", "Nope"], tmp_path)
     assert unknown.returncode == 1 and "'Contacts'" in unknown.stderr
     no_traceback(unknown)
+
+
+def test_suppression_that_suppresses_nothing_is_an_input_error(
+    tmp_path: Path, csv_file: Path
+) -> None:
+    (tmp_path / "somedir").mkdir()
+    plan = ["plan", str(csv_file), "--content", CONTENT]
+    for bad in ("opt_outs_2024", str(tmp_path / "somedir"), "919800000001;oops"):
+        proc = run([*plan, "--suppress", bad], tmp_path)
+        assert proc.returncode == 1, (bad, proc.stdout)
+        assert proc.stderr.startswith("error: ") and "--suppress" in proc.stderr
+        no_traceback(proc)
+    both = run([*plan, "--suppress", "+91 9800000001;+91 9800000002"], tmp_path)
+    assert both.returncode == 0, both.stderr
+    assert re.search(r"suppression\s+2 entries read, 2 valid numbers, removed 2 rows",
+                     both.stdout), both.stdout  # fmt: skip

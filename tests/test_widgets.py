@@ -135,7 +135,7 @@ def test_placeholder_buttons_insert_and_unknown_ones_are_flagged(tmp_path: Path)
 def test_sender_id_is_validated_as_typed(tmp_path: Path) -> None:
     form = make_form(contacts(), None, tmp_path)
     form.sender_id.value = "S" * 33
-    assert "limit is 32" in text(form.sender_note.value)
+    assert "at most 32" in text(form.sender_note.value)
     form.sender_id.value = "SHOP"
     assert form.sender_note.value == ""
 
@@ -221,10 +221,12 @@ async def test_upload_suppresses_numbers_and_invalidates(sb: Sandbox, tmp_path: 
             "last_modified": datetime.now(UTC),
         },
     )
-    assert "1 numbers from the uploaded list" in text(form.suppress_note.value)
+    assert "uploaded list (1 entry read, 1 valid number)" in text(form.suppress_note.value)
     assert form.confirm.value is False and form.send_button.disabled
     await dry_run(form)
     assert "skipped_suppressed" in text(form.skipped.value)
+    # The dry run says what the list did (issue 11: API, CLI and form alike).
+    assert "1 entry read, 1 valid number, removed 1 row" in text(form.summary.value)
     form.confirm.value = True
     form.send()
     assert form.sending_task is not None

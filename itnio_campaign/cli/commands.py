@@ -15,7 +15,7 @@ import shlex
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -25,7 +25,7 @@ import pandas as pd
 
 from ..client import AsyncClient, aware_time
 from ..config import ClientSettings, Credentials
-from ..contacts import SUFFIXES, guess_number_column, read_numbers
+from ..contacts import SUFFIXES, guess_number_column
 from ..contacts import read_table as read_contacts
 from ..delivery import fetch_replies, opt_outs, refresh_delivery, watch_delivery
 from ..errors import ConfigError, ItnioError, UsageError
@@ -38,6 +38,7 @@ from ..result import CampaignResult, Stopper
 from ..runner import send_campaign
 from ..sandbox import SandboxThread
 from ..sandbox.__main__ import main as sandbox_main
+from ..suppression import read_suppressions
 from .common import (
     DEMO_CONTENT,
     DEMO_PRICE,
@@ -122,25 +123,6 @@ def pick_number_col(df: pd.DataFrame, number_col: str | None) -> Hashable:
     return guess
 
 
-def read_suppress(values: Sequence[str]) -> list[str]:
-    """``--suppress`` values: files (a number per line, or a table's phone column) or numbers."""
-
-    numbers: list[str] = []
-    for value in values:
-        p = Path(value)
-        if p.suffix.lower() in SUFFIXES or p.is_file():
-            try:
-                numbers += read_numbers(p)
-            except UsageError as exc:
-                raise CliError(
-                    f"--suppress: {exc}",
-                    "give numbers (comma-separated) or a CSV/TXT/XLSX/Parquet file of numbers",
-                ) from exc
-        else:
-            numbers += [s.strip() for s in value.split(",") if s.strip()]
-    return numbers
-
-
 def content_of(args: argparse.Namespace) -> str:
     if args.content is not None and args.content_file is not None:
         raise CliError("give --content or --content-file, not both", code=EXIT_USAGE)
@@ -186,7 +168,9 @@ def make_plan(args: argparse.Namespace) -> Plan:
         content=content_of(args),
         sender_id=args.sender_id,
         order_id_col=args.order_id_col,
-        suppress=read_suppress(args.suppress) or None,
+        suppress=read_suppressions(
+            args.suppress, default_region=args.region or "IN", what="--suppress"
+        ),
         **options,
     )
 

@@ -55,8 +55,8 @@ def _plan_options(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="FILE|NUMBERS",
-        help="never send to these: a file of numbers (.txt/.csv/.xlsx) or "
-        "comma-separated numbers (repeatable)",
+        help="never send to these: a file of numbers (.txt/.csv/.xlsx/.parquet) or numbers "
+        "separated by , ; or spaces (repeatable); anything else is an error",
     )
 
 
