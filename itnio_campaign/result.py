@@ -385,7 +385,7 @@ class CampaignResult:
                     "not say which; run reconcile"
                 )
         if len(rows):
-            idx = np.fromiter(rows, dtype=np.int64, count=len(rows))
+            idx = pos if rows is batch.positions else np.fromiter(rows, np.int64, len(rows))
             self._state[idx] = SUBMITTED
             self._reason[idx] = None
             self._msg_id[idx] = acc.msg_ids

@@ -350,3 +350,20 @@ def test_times_naive_are_local_and_bad_ones_are_clear() -> None:
         aware_time("yesterday", "start")
     with pytest.raises(UsageError):
         aware_time(12345)  # type: ignore[arg-type]
+
+
+def test_odd_answer_fields_are_read_as_text_and_numbers_in_requests_as_text() -> None:
+    from itnio_campaign.client import _send_result, _texts
+
+    answer = {"status": "0", "success": "3", "array": [
+        {"msgId": 17, "number": 919800000001, "orderId": None},
+        {"msgId": "m2", "number": "919800000002"},
+        "not an object",
+        {"msgId": "m3", "number": "919800000003", "orderId": "o3"},
+    ]}  # fmt: skip
+    sent = _send_result(answer, 1, 0.0)
+    assert sent.msg_ids == ("17", "m2", "m3")
+    assert sent.numbers == ("919800000001", "919800000002", "919800000003")
+    assert sent.order_ids == ("", "", "o3")
+    assert _texts(("a", "b")) == ("a", "b") and _texts([1, "b"]) == ("1", "b")
+    assert _texts((1, 2)) == ("1", "2")
