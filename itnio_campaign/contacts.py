@@ -572,8 +572,19 @@ def _column_numbers(frame: pd.DataFrame, label: str, advice: str) -> list[str]:
     """The numbers in ``frame``'s only column, or in its guessed phone column."""
     if frame.empty and len(frame.columns) >= 1:
         return []  # a header-only file: nothing to suppress
+    return _texts(number_column(frame, label, advice))
+
+
+def number_column(frame: pd.DataFrame, label: str, advice: str) -> pd.Series:
+    """``frame``'s only column, or its guessed phone column (:func:`guess_number_column`);
+    :class:`UsageError` naming ``label`` and giving ``advice`` when none can be told.
+
+    >>> number_column(pd.DataFrame({"name": ["Ann"], "phone": ["+91 98765 43210"]}), "x", "")
+    0    +91 98765 43210
+    Name: phone, dtype: str
+    """
     if len(frame.columns) == 1:
-        return _texts(frame.iloc[:, 0])
+        return frame.iloc[:, 0]
     pos = _guess_position(frame)
     if pos is None:
         columns = ", ".join(map(repr, frame.columns)) or "none"
@@ -581,7 +592,7 @@ def _column_numbers(frame: pd.DataFrame, label: str, advice: str) -> list[str]:
             f"{label}: cannot tell which column holds the phone numbers (columns: {columns}); "
             f"{advice}"
         )
-    return _texts(frame.iloc[:, pos])
+    return frame.iloc[:, pos]
 
 
 def _texts(values: Iterable[Any]) -> list[str]:

@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .contacts import guess_number_column, read_numbers
+from .contacts import number_column, read_numbers
 from .errors import UsageError
 from .models import READY
 from .numbers import EMPTY, check_region, normalize_numbers
@@ -273,17 +273,7 @@ def _valid_mask(values: pd.Series, region: str) -> np.ndarray:
 
 def _number_column(frame: pd.DataFrame, what: str) -> pd.Series:
     """A DataFrame's only column, or its phone column (as :func:`read_numbers` picks it)."""
-    if len(frame.columns) == 1:
-        return frame.iloc[:, 0]
-    label = guess_number_column(frame)
-    if label is None:
-        columns = ", ".join(map(repr, frame.columns)) or "none"
-        raise UsageError(
-            f"{what}: cannot tell which column of the DataFrame holds the phone numbers "
-            f"(columns: {columns}); pass one column, e.g. opt_outs['phone']"
-        )
-    column = frame[label]
-    return column.iloc[:, 0] if isinstance(column, pd.DataFrame) else column
+    return number_column(frame, f"{what}: the DataFrame", "pass one column, e.g. opt_outs['phone']")
 
 
 def _from_values(
