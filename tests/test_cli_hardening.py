@@ -174,3 +174,29 @@ def test_suppression_that_suppresses_nothing_is_an_input_error(
     assert both.returncode == 0, both.stderr
     assert re.search(r"suppression\s+2 entries read, 2 valid numbers, removed 2 rows",
                      both.stdout), both.stdout  # fmt: skip
+
+
+def test_a_parquet_with_a_bytes_column_sends_and_reports(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
+    path = tmp_path / "contacts.parquet"
+    pd.DataFrame({
+        "phone": ["+91 9800000001", "+91 9800000002"],
+        "blob": [b"\xff\xfe raw", b"caf\xc3\xa9"],
+    }).to_parquet(path)  # fmt: skip
+    report = tmp_path / "r.xlsx"
+    proc = run(["send", str(path), "--content", "Hello", "--yes", "--no-progress",
+                "--report", str(report)], tmp_path, sandbox_env(sandbox))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert report.is_file()
+    ledger = tmp_path / "contacts.parquet.campaign.sqlite"
+    again = run(["report", str(ledger), "--report", str(tmp_path / "again.xlsx")], tmp_path)
+    assert again.returncode == 0, again.stderr
+    no_traceback(again)
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(tmp_path / "again.xlsx")["Recipients"]
+    header = [c.value for c in sheet[1]]
+    blobs = [r[header.index("blob")] for r in sheet.iter_rows(min_row=2, values_only=True)]
+    assert blobs[1] == "café" and "raw" in blobs[0]
+    assert set(number_counts(sandbox).values()) == {1}
