@@ -159,6 +159,11 @@ def run_twice(
     second = run_notebook(cwd / name, clicks=clicks)
     beside = sorted(p.name for p in cwd.iterdir() if p.suffix != ".ipynb" and p.name != "runs")
     assert beside == [], f"{name} left files beside the notebooks: {beside}"
+    # Ledgers closed cleanly leave no companions behind (lock, -wal, -shm), in runs/ too.
+    leftovers = sorted(
+        p.name for p in cwd.rglob("*") if p.name.endswith((".lock", "-wal", "-shm", ".tmp"))
+    )
+    assert leftovers == [], f"{name} left ledger companions: {leftovers}"
     story = story_of(first)
     assert story, f"{name}: the outcome cell printed nothing"
     assert story_of(second) == story, f"{name}: the second run tells another story"
