@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from test_cli import (
     CONTENT,
     clean_env,
@@ -199,4 +200,26 @@ def test_a_parquet_with_a_bytes_column_sends_and_reports(
     header = [c.value for c in sheet[1]]
     blobs = [r[header.index("blob")] for r in sheet.iter_rows(min_row=2, values_only=True)]
     assert blobs[1] == "café" and "raw" in blobs[0]
+    assert set(number_counts(sandbox).values()) == {1}
+
+
+@pytest.mark.slow
+def test_every_help_example_runs_as_shown(
+    tmp_path: Path, csv_file: Path, sandbox: SandboxThread
+) -> None:
+    """Each subcommand's ``--help`` example, copied as a user would (``--yes`` added to
+    ``send``, which refuses to ask without a terminal), works against the sandbox."""
+    import shlex
+
+    (tmp_path / "message.txt").write_text("Hi {first_name}, 20% off at {store}", "utf-8")
+    env = sandbox_env(sandbox)
+    for name in ("plan", "send", "resume", "reconcile", "delivery", "replies", "balance",
+                 "report"):  # fmt: skip
+        helptext = run([name, "--help"], tmp_path).stdout
+        example = helptext.split("example:\n", 1)[1].splitlines()[0].strip()
+        argv = shlex.split(example)[1:] + (["--yes"] if name == "send" else [])
+        proc = run(argv, tmp_path, env)
+        assert proc.returncode == 0, (example, proc.stdout[-500:], proc.stderr)
+        no_traceback(proc)
+        assert "%%" not in helptext  # argparse shows descriptions as written
     assert set(number_counts(sandbox).values()) == {1}

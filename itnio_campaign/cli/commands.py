@@ -141,7 +141,7 @@ def content_of(args: argparse.Namespace) -> str:
     if args.content is None:
         raise CliError(
             "no message: pass --content TEXT or --content-file FILE",
-            'e.g. --content "Hi {first_name}, 20%% off today"',
+            'e.g. --content "Hi {first_name}, 20% off today"',
             EXIT_USAGE,
         )
     return str(args.content)

@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
         "plan",
         "dry run: who would get what, segments, cost; sends nothing",
         "itnio-campaign plan contacts.csv --number-col phone --region IN "
-        '--content "Hi {first_name}, 20%% off at {store} today"',
+        '--content "Hi {first_name}, 20% off at {store} today"',
     )
     _plan_options(p)
     p.add_argument(
@@ -213,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=_positive_float, default=10.0, help="seconds between polls")
     p.add_argument("--timeout", type=_positive_float, default=600.0, help="give up after (s)")
     p.add_argument("--report", metavar="PATH", help="also write the Excel report here")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _api_options(p)
     p.set_defaults(run="cmd_delivery")
 
