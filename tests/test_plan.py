@@ -314,7 +314,7 @@ def test_properties(df: pd.DataFrame, suppress: bool) -> None:
     pd.testing.assert_frame_equal(df, before)  # never mutated
     rec = plan.recipients
     assert rec.index.equals(df.index) and list(rec.columns) == [
-        "number", "order_id", "content", "encoding", "segments", "state", "reason"]
+        "number", "order_id", "content", "encoding", "segments", "state", "reason", "ucs2_chars"]
     assert set(rec["state"]) <= {READY, *SKIPPED_STATES}  # exactly one state per row
     s = plan.summary()
     assert s.rows == len(df) == sum(s.counts.values()) == s.ready + sum(s.skipped.values())
