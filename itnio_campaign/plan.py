@@ -82,6 +82,8 @@ RECIPIENT_COLUMNS = (
 _Prices = PriceTable | Decimal | None
 
 
+#: Characters forcing UCS-2 listed when printed (all are in ``ucs2_characters``).
+_UCS2_SHOWN = 8
 #: Summary values up to this long are right-aligned in one column when printed.
 _VALUE_WIDTH = 25
 
@@ -112,7 +114,7 @@ class Ucs2Char:
             if self.replacement is not None
             else "no GSM-7 equivalent"
         )
-        return f"{self.rows:,} rows; from {where}; {fix}"
+        return f"{self.rows:,} row{'' if self.rows == 1 else 's'}; from {where}; {fix}"
 
 
 @dataclass(frozen=True)
@@ -235,8 +237,12 @@ class PlanSummary:
         lines: list[tuple[str, str]] = []
         if self.ucs2_characters:
             lines.append(("characters forcing UCS-2", ""))
-            for c in self.ucs2_characters:
+            shown = self.ucs2_characters[:_UCS2_SHOWN]
+            for c in shown:
                 lines.append((f"  {c.char} {c.name}", c.describe()))
+            if len(self.ucs2_characters) > len(shown):
+                more = len(self.ucs2_characters) - len(shown)
+                lines.append(("  ...", f"{more:,} more (summary().ucs2_characters)"))
             extra = f"{self.ucs2_extra_segments:,}"
             if self.ucs2_extra_cost is not None:
                 extra += f" ≈ {self._money(self.ucs2_extra_cost)}"
@@ -616,7 +622,8 @@ def _cost_breakdown(
     n = len(numbers)
     cc = calling_codes(numbers).to_numpy(dtype=np.int64)
     if isinstance(prices, Decimal):
-        pcodes, plist = np.zeros(n, dtype=np.int64), [prices]
+        pcodes = np.zeros(n, dtype=np.int64)
+        plist: list[Decimal | None] = [prices]
     else:
         pcodes, puniq = pd.factorize(pd.Series(prices.prefix_of(numbers), dtype=object))
         plist = [prices.by_prefix.get(str(p)) for p in puniq]
@@ -630,7 +637,8 @@ def _cost_breakdown(
     total, unpriced = Decimal(0), 0
     by_country: dict[str, Decimal] = {}
     by_encoding: dict[str, Decimal] = {}
-    for (p, c, e), row in groups.iterrows():
+    for key, row in groups.iterrows():
+        p, c, e = (int(x) for x in key)  # type: ignore[attr-defined]
         price = plist[int(p)] if int(p) >= 0 else None
         if price is None:
             unpriced += int(row["n"])
@@ -776,13 +784,15 @@ def _truncate_rows(
     fits = np.zeros(len(rows), dtype=bool)
     cache: dict[tuple[int, str], str | None] = {}
     for k, pos in enumerate(rows.tolist()):
-        values = {f: df.iat[pos, df.columns.get_loc(lab)] for f, lab in labels.items()}
+        values = {f: df[lab].iat[pos] for f, lab in labels.items()}
         value = format_value(values[column]) or ""
         key = (int(enc.codes[pos]), value)
         if key not in cache:
             ell = "…" if enc.encoding[pos] == "UCS-2" else "..."
 
-            def message(cut: int, values: dict[str, Any] = values, value: str = value) -> str:
+            def message(
+                cut: int, values: dict[str, Any] = values, value: str = value, ell: str = ell
+            ) -> str:
                 text = render_template(template, {**values, column: value[:cut].rstrip() + ell})
                 return apply_smart_encoding(text) if smart else text
 

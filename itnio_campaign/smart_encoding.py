@@ -40,7 +40,9 @@ import pandas as pd
 
 from .message import GSM7_BASIC, GSM7_EXTENSION, count_segments_cached
 
-_DOUBLE = "\u00ab\u00bb\u201c\u201d\u02ba\u02ee\u201f\u275d\u275e\u301d\u301e\uff02\u201e\u2033\u2036"
+_DOUBLE = (
+    "\u00ab\u00bb\u201c\u201d\u02ba\u02ee\u201f\u275d\u275e\u301d\u301e\uff02\u201e\u2033\u2036"
+)
 _SINGLE = (
     "\u2018\u2019\u02bb\u02c8\u02bc\u02bd\u02b9\u201b\uff07\u00b4\u02ca\u0060\u02cb\u275b\u275c"
     "\u201a\u2032\u2035\u2039\u203a"
@@ -97,7 +99,7 @@ _GSM = frozenset(GSM7_BASIC) | frozenset(GSM7_EXTENSION)
 REPLACEABLE_CLASS = "[" + "".join(f"\\x{{{ord(c):04x}}}" for c in REPLACEMENTS) + "]"
 _REPLACEABLE = re.compile("[" + "".join(re.escape(c) for c in REPLACEMENTS) + "]")
 
-assert all(c in _GSM for r in REPLACEMENTS.values() for c in r)  # noqa: S101 - table sanity
+assert all(c in _GSM for r in REPLACEMENTS.values() for c in r)
 
 
 def smart_encode(text: str) -> str:

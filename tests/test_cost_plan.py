@@ -18,8 +18,7 @@ PHONES = ["+91 98765 43210", "+91 98765 43211", "+1 415 555 0100", "+44 7400 123
 
 def frame(names: list[str], stores: list[str] | None = None) -> pd.DataFrame:
     n = len(names)
-    return pd.DataFrame({"phone": PHONES[:n], "name": names,
-                         "store": stores or ["Pune"] * n})
+    return pd.DataFrame({"phone": PHONES[:n], "name": names, "store": stores or ["Pune"] * n})
 
 
 def test_ucs2_chars_column_and_summary_name_the_source() -> None:
@@ -40,8 +39,9 @@ def test_dry_run_says_what_smart_encoding_would_save() -> None:
     assert s.smart_saving_segments == 1 and s.smart_saving_cost == Decimal("0.5")
     assert s.ucs2_extra_segments == 1
     assert "would save 1 segments" in str(s)
-    on = plan_campaign(frame(["Ann"]), content=f"Hi {{name}}, it’s {long}", prices="0.5",
-                       smart_encoding=True)
+    on = plan_campaign(
+        frame(["Ann"]), content=f"Hi {{name}}, it’s {long}", prices="0.5", smart_encoding=True
+    )
     assert on.recipients["segments"].tolist() == [1]
     assert "on: saved 1 segments" in str(on.summary())
 
@@ -56,8 +56,9 @@ def test_max_segments_skip_names_segments() -> None:
 
 def test_truncate_shortens_the_placeholder_just_enough() -> None:
     df = frame(["Ann", "B" * 200], ["Pune", "Delhi"])
-    plan = plan_campaign(df, content="Hi {name} at {store}", max_segments=1,
-                         on_long="truncate:name")
+    plan = plan_campaign(
+        df, content="Hi {name} at {store}", max_segments=1, on_long="truncate:name"
+    )
     rec = plan.recipients
     text = rec["content"].iloc[1]
     assert rec["state"].tolist() == ["ready", "ready"]
@@ -69,15 +70,15 @@ def test_truncate_shortens_the_placeholder_just_enough() -> None:
 
 def test_truncate_unknown_column_is_one_line_error() -> None:
     with pytest.raises(UsageError, match="not a column"):
-        plan_campaign(frame(["Ann"]), content="Hi {name}", max_segments=1,
-                      on_long="truncate:nope")
+        plan_campaign(frame(["Ann"]), content="Hi {name}", max_segments=1, on_long="truncate:nope")
 
 
 def test_footer_is_appended_counted_and_not_doubled() -> None:
     plan = plan_campaign(frame(["Ann"]), content="Hi {name}", footer="Reply STOP to opt out")
     assert plan.preview()["content"].iloc[0] == "Hi Ann Reply STOP to opt out"
-    again = plan_campaign(frame(["Ann"]), content="Hi {name}. Reply STOP to opt out",
-                          footer="Reply STOP to opt out")
+    again = plan_campaign(
+        frame(["Ann"]), content="Hi {name}. Reply STOP to opt out", footer="Reply STOP to opt out"
+    )
     assert again.preview()["content"].iloc[0] == "Hi Ann. Reply STOP to opt out"
     long = plan_campaign(frame(["A" * 150]), content="{name}", footer="Reply STOP to opt out")
     assert long.recipients["segments"].tolist() == [2]
@@ -85,10 +86,11 @@ def test_footer_is_appended_counted_and_not_doubled() -> None:
 
 def test_prices_csv_as_exported_cost_by_country_and_encoding(tmp_path: Path) -> None:
     csv = tmp_path / "prices.csv"
-    csv.write_text("Country;ISO;Prefix;Price;Currency\nIndia;IN;91;0,01;EUR\n"
-                   "United States;US;1;0,05;EUR\n", encoding="utf-8")
-    plan = plan_campaign(frame(["Ann", "Zoë", "Bob", "Eve"]), content="Hi {name}",
-                         prices=str(csv))
+    csv.write_text(
+        "Country;ISO;Prefix;Price;Currency\nIndia;IN;91;0,01;EUR\nUnited States;US;1;0,05;EUR\n",
+        encoding="utf-8",
+    )
+    plan = plan_campaign(frame(["Ann", "Zoë", "Bob", "Eve"]), content="Hi {name}", prices=str(csv))
     s = plan.summary()
     assert s.currency == "EUR" and s.unpriced_rows == 1  # the UK number has no price
     assert s.cost_by_country == {"IN (+91)": Decimal("0.02"), "US (+1)": Decimal("0.05")}

@@ -59,13 +59,15 @@ def test_ucs2_chars_names_each_offender_once() -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.sampled_from(["Ann", "O’Neil", "Zoë", "Sam 😀", "A—B"]), min_size=1,
-                max_size=6))
+@given(st.lists(st.sampled_from(["Ann", "O’Neil", "Zoë", "Sam 😀", "A—B"]), min_size=1, max_size=6))
 def test_plan_replaces_placeholder_values_not_other_columns(names: list[str]) -> None:
-    df = pd.DataFrame({
-        "phone": [f"+9198765432{i:02d}" for i in range(len(names))],
-        "name": names, "note": ["it’s mine"] * len(names),
-    })
+    df = pd.DataFrame(
+        {
+            "phone": [f"+9198765432{i:02d}" for i in range(len(names))],
+            "name": names,
+            "note": ["it’s mine"] * len(names),
+        }
+    )
     before = df.copy(deep=True)
     off = plan_campaign(df, content="Hi {name}’s friend", smart_encoding=False)
     on = plan_campaign(df, content="Hi {name}’s friend", smart_encoding=True)
