@@ -24,9 +24,9 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Protocol
 
 import numpy as np
@@ -67,6 +67,8 @@ from .models import (
     utf16_len,
 )
 from .numbers import calling_codes, check_region, normalize_numbers
+from .pricing import PriceTable, read_prices
+from .smart_encoding import apply_smart_encoding_array, char_name, replacement_for, ucs2_chars
 from .suppression import SuppressionList, read_suppression
 
 # Old names of the provider limits (defined once, in models).
@@ -74,9 +76,14 @@ MAX_NUMBERS_PER_REQUEST = MAX_NUMBERS_POST
 MAX_SENDER_ID = MAX_SENDER_ID_CHARS
 MAX_ORDER_ID = MAX_ORDER_ID_CHARS
 
-RECIPIENT_COLUMNS = ("number", "order_id", "content", "encoding", "segments", "state", "reason")
+RECIPIENT_COLUMNS = (
+    "number", "order_id", "content", "encoding", "segments", "state", "reason", "ucs2_chars",
+)  # fmt: skip
+_Prices = PriceTable | Decimal | None
 
 
+#: Characters forcing UCS-2 listed when printed (all are in ``ucs2_characters``).
+_UCS2_SHOWN = 8
 #: Summary values up to this long are right-aligned in one column when printed.
 _VALUE_WIDTH = 25
 
@@ -86,6 +93,28 @@ class _BalanceClient(Protocol):
 
 
 # --- summary ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ucs2Char:
+    """One character that forces UCS-2: its Unicode name, the ready rows holding it, where it
+    comes from (``"template"`` or placeholder column names) and smart encoding's replacement
+    (``None``: it has none, e.g. an emoji or a letter such as ``ë``)."""
+
+    char: str
+    name: str
+    rows: int
+    sources: tuple[str, ...]
+    replacement: str | None
+
+    def describe(self) -> str:
+        where = ", ".join(self.sources) or "?"
+        fix = (
+            f"smart encoding: {self.replacement!r}"
+            if self.replacement is not None
+            else "no GSM-7 equivalent"
+        )
+        return f"{self.rows:,} row{'' if self.rows == 1 else 's'}; from {where}; {fix}"
 
 
 @dataclass(frozen=True)
@@ -121,6 +150,18 @@ class PlanSummary:
     suppressed_rows: int = 0
     suppression_examples: tuple[str, ...] = ()
     utf16_rows: int = 0
+    segments_per_message: dict[int, int] = field(default_factory=dict)
+    ucs2_characters: tuple[Ucs2Char, ...] = ()
+    ucs2_extra_segments: int = 0
+    ucs2_extra_cost: Decimal | None = None
+    smart_encoding: bool = False
+    smart_saving_segments: int = 0
+    smart_saving_cost: Decimal | None = None
+    cost_by_country: dict[str, Decimal] = field(default_factory=dict)
+    cost_by_encoding: dict[str, Decimal] = field(default_factory=dict)
+    currency: str | None = None
+    truncated_rows: int = 0
+    footer: str | None = None
 
     @property
     def available(self) -> Decimal | None:
@@ -150,19 +191,32 @@ class PlanSummary:
         lines.append(("segments", f"{self.segments:,}"))
         for enc, n in self.encodings.items():
             lines.append((f"  {enc} messages", f"{n:,}"))
+        if self.segments_per_message:
+            lines.append((
+                "  segments per message",
+                " · ".join(f"{k}: {n:,}" for k, n in self.segments_per_message.items()),
+            ))
+        if self.truncated_rows:
+            lines.append(("  shortened to fit the cap", f"{self.truncated_rows:,}"))
         if self.utf16_rows:
             lines.append((
                 "  messages with emoji",
                 f"{self.utf16_rows:,}, counted as UTF-16 units against the "
                 f"{MAX_CONTENT_CHARS:,} limit",
             ))
+        lines += self._ucs2_lines()
         if self.estimated_cost is None:
             cost = "unknown (no prices given)"
         else:
-            cost = f"{self.estimated_cost:,}"
+            cost = self._money(self.estimated_cost)
             if self.unpriced_rows:
                 cost += f" (+ {self.unpriced_rows:,} ready rows without a price)"
         lines.append(("estimated cost", cost))
+        if len(self.cost_by_country) > 1 or len(self.cost_by_encoding) > 1:
+            for country, c in self.cost_by_country.items():
+                lines.append((f"  {country}", self._money(c)))
+            for enc, c in self.cost_by_encoding.items():
+                lines.append((f"  {enc}", self._money(c)))
         if self.balance is not None:
             b = self.balance
             lines += [
@@ -173,6 +227,33 @@ class PlanSummary:
             ]
             verdict = {True: "yes", False: "NO", None: "unknown"}[self.enough_balance]
             lines.append(("enough balance", verdict))
+        return lines
+
+    def _money(self, amount: Decimal) -> str:
+        return f"{amount:,}" + (f" {self.currency}" if self.currency else "")
+
+    def _ucs2_lines(self) -> list[tuple[str, str]]:
+        """What makes messages UCS-2, what it costs, and what smart encoding does about it."""
+        lines: list[tuple[str, str]] = []
+        if self.ucs2_characters:
+            lines.append(("characters forcing UCS-2", ""))
+            shown = self.ucs2_characters[:_UCS2_SHOWN]
+            for c in shown:
+                lines.append((f"  {c.char} {c.name}", c.describe()))
+            if len(self.ucs2_characters) > len(shown):
+                more = len(self.ucs2_characters) - len(shown)
+                lines.append(("  ...", f"{more:,} more (summary().ucs2_characters)"))
+            extra = f"{self.ucs2_extra_segments:,}"
+            if self.ucs2_extra_cost is not None:
+                extra += f" ≈ {self._money(self.ucs2_extra_cost)}"
+            lines.append(("  extra segments from UCS-2", extra))
+        saving = f"{self.smart_saving_segments:,} segments"
+        if self.smart_saving_cost is not None:
+            saving += f" ≈ {self._money(self.smart_saving_cost)}"
+        if self.smart_encoding:
+            lines.append(("smart encoding", f"on: saved {saving}"))
+        elif self.smart_saving_segments:
+            lines.append(("smart encoding", f"off: would save {saving} (smart_encoding=True)"))
         return lines
 
     def _suppression_line(self) -> str:
@@ -225,6 +306,21 @@ class PlanSummary:
             "suppression_valid": self.suppression_valid,
             "suppressed_rows": self.suppressed_rows,
             "utf16_rows": self.utf16_rows,
+            "segments_per_message": dict(self.segments_per_message),
+            "ucs2_characters": [
+                {"char": c.char, "name": c.name, "rows": c.rows, "sources": list(c.sources),
+                 "replacement": c.replacement} for c in self.ucs2_characters
+            ],
+            "ucs2_extra_segments": self.ucs2_extra_segments,
+            "ucs2_extra_cost": self.ucs2_extra_cost,
+            "smart_encoding": self.smart_encoding,
+            "smart_saving_segments": self.smart_saving_segments,
+            "smart_saving_cost": self.smart_saving_cost,
+            "cost_by_country": dict(self.cost_by_country),
+            "cost_by_encoding": dict(self.cost_by_encoding),
+            "currency": self.currency,
+            "truncated_rows": self.truncated_rows,
+            "footer": self.footer,
             "balance": None if self.balance is None else self.balance.balance,
             "available": self.available,
             "enough_balance": self.enough_balance,
@@ -247,7 +343,7 @@ class Plan:
     batches: list[Batch]
     settings: dict[str, Any]
     fingerprint: str
-    prices: Mapping[int, Decimal] | Decimal | None = None
+    prices: _Prices = None
     _balance: Balance | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
@@ -291,7 +387,11 @@ class Plan:
         for b in self.batches:
             endpoints[b.endpoint] = endpoints.get(b.endpoint, 0) + 1
         enc = rec["encoding"][ready_mask].value_counts(sort=False)
-        cost, unpriced = _estimate_cost(rec["number"][ready_mask], seg, self.prices)
+        ready_numbers = rec["number"][ready_mask]
+        costs = _cost_breakdown(ready_numbers, seg, rec["encoding"][ready_mask], self.prices)
+        cost, unpriced = costs.total, costs.unpriced_rows
+        ucs2 = _ucs2_report(self, ready_mask)
+        hist = np.bincount(seg) if len(seg) else np.zeros(0, dtype=np.int64)
         unique_contents, utf16_rows = _content_counts(rec["content"][ready_mask])
         st = self.settings
         entries = st.get("suppression_entries")
@@ -315,6 +415,13 @@ class Plan:
             suppressed_rows=ordered.get(SKIPPED_SUPPRESSED, 0),
             suppression_examples=tuple(st.get("suppression_examples") or ()),
             utf16_rows=utf16_rows,
+            segments_per_message={k: int(v) for k, v in enumerate(hist.tolist()) if v},
+            cost_by_country=costs.by_country,
+            cost_by_encoding=costs.by_encoding,
+            currency=getattr(self.prices, "currency", None),
+            truncated_rows=int(st.get("truncated_rows", 0)),
+            footer=st.get("footer"),
+            **ucs2,
         )
 
     async def check_balance(self, client: _BalanceClient) -> PlanSummary:
@@ -357,6 +464,84 @@ def _content_counts(contents: pd.Series) -> tuple[int, int]:
     return len(uniques), int(per_unique[astral].sum())
 
 
+def _ucs2_report(plan: Plan, ready_mask: np.ndarray) -> dict[str, Any]:
+    """The summary's UCS-2 fields: offending characters (name, rows, sources), the extra
+    segments UCS-2 costs, and smart encoding's saving (done, or possible). Only the ready
+    UCS-2 rows are looked at, once per distinct content."""
+    rec, st = plan.recipients, plan.settings
+    smart = bool(st.get("smart_encoding"))
+    out: dict[str, Any] = {"smart_encoding": smart}
+    if smart:
+        out["smart_saving_segments"] = int(st.get("smart_encoding_saved_segments", 0))
+        saved_cost = st.get("smart_encoding_saved_cost")
+        out["smart_saving_cost"] = None if saved_cost is None else Decimal(saved_cost)
+    is_ucs2 = ready_mask & (rec["encoding"] == "UCS-2").to_numpy(dtype=bool, na_value=False)
+    if not is_ucs2.any():
+        return out
+    contents = rec["content"][is_ucs2]
+    codes, uniques = pd.factorize(contents)
+    texts = [str(u) for u in uniques]
+    chars = [ucs2_chars(t) for t in texts]
+    seg = np.array([count_segments_cached(t)[1] for t in texts], dtype=np.int64)
+    # as GSM-7: each offending character replaced by one GSM-7 character
+    as_gsm = np.array(
+        [count_segments_cached(t.translate(dict.fromkeys(map(ord, c), "?")))[1]
+         for t, c in zip(texts, chars, strict=True)], dtype=np.int64,
+    )  # fmt: skip
+    numbers = rec["number"][is_ucs2]
+    extra = (seg - as_gsm)[codes]
+    out["ucs2_extra_segments"] = int(extra.sum())
+    out["ucs2_extra_cost"] = _estimate_cost(numbers, extra, plan.prices)[0]
+    if not smart:
+        from .smart_encoding import apply_smart_encoding
+
+        after = np.array(
+            [count_segments_cached(apply_smart_encoding(t))[1] for t in texts], dtype=np.int64
+        )
+        saving = (seg - after)[codes]
+        out["smart_saving_segments"] = int(saving.sum())
+        out["smart_saving_cost"] = _estimate_cost(numbers, saving, plan.prices)[0]
+    rows_per = np.bincount(codes, minlength=len(texts))
+    per_char: dict[str, int] = {}
+    for c, n in zip(chars, rows_per.tolist(), strict=True):
+        for ch in c:
+            per_char[ch] = per_char.get(ch, 0) + n
+    sources = _ucs2_sources(plan, is_ucs2, set(per_char))
+    out["ucs2_characters"] = tuple(
+        Ucs2Char(ch, char_name(ch), n, tuple(sources.get(ch, ())), replacement_for(ch))
+        for ch, n in sorted(per_char.items(), key=lambda kv: -kv[1])
+    )
+    return out
+
+
+def _ucs2_sources(plan: Plan, rows: np.ndarray, chars: set[str]) -> dict[str, list[str]]:
+    """Where each of ``chars`` comes from: ``"template"`` and/or placeholder column names
+    (their values in ``rows``, each distinct value looked at once)."""
+    found: dict[str, list[str]] = {}
+    template = str(plan.settings.get("content") or "")
+    try:
+        tpl = parse_template(template)
+    except UsageError:
+        return found
+    literal = "".join(lit for lit, _ in tpl.pieces)
+    for ch in chars & set(literal):
+        found.setdefault(ch, []).append("template")
+    src = plan.source
+    if len(src) != len(rows):
+        return found
+    for name in tpl.fields:
+        label = field_column(name, src.columns)
+        if label is None or isinstance(src[label], pd.DataFrame):
+            continue
+        values = pd.unique(src[label].iloc[np.flatnonzero(rows)].astype(object))
+        seen: set[str] = set()
+        for v in values:
+            seen.update(format_value(v) or "")
+        for ch in sorted(chars & seen):
+            found.setdefault(ch, []).append(f"column {name}")
+    return found
+
+
 def _row_label(label: Any) -> str:
     """An index label as users wrote it: ``5`` (not ``np.int64(5)``), ``'r1'``, ``('a', 1)``."""
     if isinstance(label, tuple):
@@ -396,58 +581,83 @@ def _column(df: pd.DataFrame, name: Any, what: str) -> pd.Series:
     return col
 
 
-def _parse_prices(prices: Any) -> Mapping[int, Decimal] | Decimal | None:
-    """A price per segment: one number for all, or ``{country calling code: price}``."""
-    if prices is None:
-        return None
-
-    def money(v: Any) -> Decimal:
-        try:
-            d = Decimal(str(v))
-        except InvalidOperation:
-            raise UsageError(f"price {v!r} is not a number") from None
-        if not d.is_finite() or d < 0:
-            raise UsageError(f"price {v!r} must be a non-negative number")
-        return d
-
-    if isinstance(prices, Mapping):
-        out: dict[int, Decimal] = {}
-        for k, v in prices.items():
-            code = str(k).strip().lstrip("+")
-            if not code.isdigit():
-                raise UsageError(f"prices key {k!r} is not a country calling code such as 91")
-            out[int(code)] = money(v)
-        return out
-    if isinstance(prices, bool) or not isinstance(prices, int | float | Decimal | str):
-        raise UsageError("prices must be a number or a {country calling code: price} dict")
-    return money(prices)
+def _parse_prices(prices: Any) -> _Prices:
+    """A price per segment: one number for all, or a :class:`~itnio_campaign.pricing.PriceTable`
+    (dict, DataFrame or CSV price list, see :func:`~itnio_campaign.pricing.read_prices`)."""
+    return read_prices(prices)
 
 
-def _prices_setting(prices: Mapping[int, Decimal] | Decimal | None) -> Any:
+def _prices_setting(prices: _Prices) -> Any:
     if prices is None:
         return None
     if isinstance(prices, Decimal):
         return str(prices)
-    return {str(k): str(v) for k, v in prices.items()}
+    return prices.to_setting()
+
+
+@dataclass(frozen=True)
+class CostBreakdown:
+    """Estimated cost in total, by country and by encoding (``None`` without prices)."""
+
+    total: Decimal | None
+    unpriced_rows: int
+    by_country: dict[str, Decimal]
+    by_encoding: dict[str, Decimal]
+
+
+def _country_label(code: int) -> str:
+    import phonenumbers
+
+    region = phonenumbers.region_code_for_country_code(int(code))
+    return f"{region} (+{code})" if region and region != "ZZ" else f"+{code}"
+
+
+def _cost_breakdown(
+    numbers: pd.Series, segments: np.ndarray, encodings: pd.Series | None, prices: _Prices
+) -> CostBreakdown:
+    """Cost of ``segments`` sent to ``numbers`` (aligned), grouped per (price, country,
+    encoding) on integer codes, so a million rows cost a handful of Decimal products."""
+    if prices is None:
+        return CostBreakdown(None, 0, {}, {})
+    n = len(numbers)
+    cc = calling_codes(numbers).to_numpy(dtype=np.int64)
+    if isinstance(prices, Decimal):
+        pcodes = np.zeros(n, dtype=np.int64)
+        plist: list[Decimal | None] = [prices]
+    else:
+        pcodes, puniq = pd.factorize(pd.Series(prices.prefix_of(numbers), dtype=object))
+        plist = [prices.by_prefix.get(str(p)) for p in puniq]
+    ecodes, euniq = (
+        pd.factorize(encodings.astype(object).fillna(""))
+        if encodings is not None
+        else (np.zeros(n, dtype=np.int64), pd.Index([""]))
+    )
+    frame = pd.DataFrame({"p": pcodes, "c": cc, "e": ecodes, "s": segments, "n": 1})
+    groups = frame.groupby(["p", "c", "e"], sort=True)[["s", "n"]].sum()
+    total, unpriced = Decimal(0), 0
+    by_country: dict[str, Decimal] = {}
+    by_encoding: dict[str, Decimal] = {}
+    for key, row in groups.iterrows():
+        p, c, e = (int(x) for x in key)  # type: ignore[attr-defined]
+        price = plist[int(p)] if int(p) >= 0 else None
+        if price is None:
+            unpriced += int(row["n"])
+            continue
+        cost = price * int(row["s"])
+        total += cost
+        country = _country_label(int(c))
+        by_country[country] = by_country.get(country, Decimal(0)) + cost
+        enc = str(euniq[int(e)]) if encodings is not None else ""
+        if enc:
+            by_encoding[enc] = by_encoding.get(enc, Decimal(0)) + cost
+    return CostBreakdown(total, unpriced, by_country, by_encoding)
 
 
 def _estimate_cost(
-    numbers: pd.Series, segments: np.ndarray, prices: Mapping[int, Decimal] | Decimal | None
+    numbers: pd.Series, segments: np.ndarray, prices: _Prices
 ) -> tuple[Decimal | None, int]:
-    if prices is None:
-        return None, 0
-    if isinstance(prices, Decimal):
-        return prices * int(segments.sum()), 0
-    cc = calling_codes(numbers).to_numpy()
-    total, unpriced = Decimal(0), 0
-    for code in np.unique(cc):
-        mask = cc == code
-        price = prices.get(int(code))
-        if price is None:
-            unpriced += int(mask.sum())
-        else:
-            total += price * int(segments[mask].sum())
-    return total, unpriced
+    b = _cost_breakdown(numbers, segments, None, prices)
+    return b.total, b.unpriced_rows
 
 
 def _suppression_settings(sup: SuppressionList | None) -> dict[str, Any]:
@@ -464,6 +674,141 @@ def _suppression_settings(sup: SuppressionList | None) -> dict[str, Any]:
 
 
 # --- pieces of the plan -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    """Contents factorized (``codes`` into ``uniques``, -1 for none) and counted per row."""
+
+    codes: np.ndarray
+    uniques: pd.Series
+    content: pd.Series  # per row, the text that is sent (None where there is none)
+    encoding: np.ndarray
+    segments: np.ndarray
+    ucs2_chars: Any  # per row, the characters that force UCS-2 ("" for GSM-7)
+    u_chars: np.ndarray
+    u_units: np.ndarray
+    saved: np.ndarray | int  # per row, segments smart encoding saved (0 when off)
+
+
+def _encode(content_col: pd.Series, smart: bool) -> _Encoded:
+    """Encoding, segments and UCS-2 characters of each row's content, once per distinct
+    content; with ``smart``, contents are smart-encoded first (per distinct content)."""
+    codes, uniques = pd.factorize(content_col, use_na_sentinel=True)
+    u = pd.Series(uniques, dtype=WORK_STRING)
+    saved: np.ndarray | int = 0
+    content = content_col
+    if smart and len(u):
+        before = _segments_of(u)[1]
+        encoded = pd.Series(apply_smart_encoding_array(u), dtype=WORK_STRING)
+        if not encoded.equals(u):  # two contents may now be equal: factorize again
+            c2, u2 = pd.factorize(encoded)
+            old = codes
+            codes = np.r_[c2, -1][codes]
+            u = pd.Series(u2, dtype=WORK_STRING)
+            after = _segments_of(u)[1]
+            saved = np.r_[before, 0][old] - np.r_[after, 0][codes]
+            content = pd.Series(u.array.take(codes, allow_fill=True), dtype=WORK_STRING)
+    u_enc, u_seg, u_chars, u_units = _segments_of(u)
+    u_ucs2 = np.array(
+        [ucs2_chars(str(u.iat[i])) if e == "UCS-2" else "" for i, e in enumerate(u_enc)] + [""],
+        dtype=object,
+    )
+    return _Encoded(
+        codes=codes,
+        uniques=u,
+        content=content,
+        encoding=np.r_[u_enc, None][codes],
+        segments=np.r_[u_seg, 0][codes].astype(np.int64),
+        ucs2_chars=pd.array(u_ucs2[codes], dtype=WORK_STRING),
+        u_chars=u_chars,
+        u_units=u_units,
+        saved=saved,
+    )
+
+
+def _with_footer(content: str, footer: str | None) -> str:
+    """``content`` with ``footer`` appended (braces kept literal), unless it ends with it."""
+    if footer is None:
+        return content
+    if not isinstance(footer, str) or not footer.strip() or has_surrogate(footer):
+        raise UsageError("footer must be a non-empty text, e.g. 'Reply STOP to opt out'")
+    footer = footer.strip()
+    if content.rstrip().endswith(footer):
+        return content
+    sep = "" if content[-1:].isspace() else " "
+    return content + sep + footer.replace("{", "{{").replace("}", "}}")
+
+
+def _check_cap(df: pd.DataFrame, max_segments: int | None, on_long: str) -> str | None:
+    """The column to truncate (``on_long="truncate:<column>"``), or ``None`` (skip)."""
+    if max_segments is None:
+        return None
+    if isinstance(max_segments, bool) or not isinstance(max_segments, int | np.integer) or (
+        max_segments < 1
+    ):
+        raise UsageError(f"max_segments must be a whole number >= 1, got {max_segments!r}")
+    if on_long == "skip":
+        return None
+    if not isinstance(on_long, str) or not on_long.startswith("truncate:"):
+        raise UsageError(f"on_long must be 'skip' or 'truncate:<column>', got {on_long!r}")
+    col = on_long.removeprefix("truncate:")
+    if field_column(col, df.columns) is None:
+        raise UsageError(
+            f"on_long={on_long!r}: {col!r} is not a column; columns are: "
+            + ", ".join(map(str, df.columns))
+        )
+    return col
+
+
+def _truncate_rows(
+    df: pd.DataFrame,
+    template: str,
+    column: str,
+    rows: np.ndarray,
+    enc: _Encoded,
+    max_segments: int,
+    smart: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each row in ``rows`` (positions): the message with ``column``'s value shortened
+    (longest prefix + ellipsis that fits ``max_segments``), and whether it could fit at all.
+    Each distinct (content, value) pair is searched once, by bisection."""
+    from .message import render_template
+    from .smart_encoding import apply_smart_encoding
+
+    tpl = parse_template(template)
+    labels = {f: field_column(f, df.columns) for f in tpl.fields}
+    if column not in tpl.fields:
+        raise UsageError(f"on_long='truncate:{column}': the template has no {{{column}}}")
+    out = np.full(len(rows), "", dtype=object)
+    fits = np.zeros(len(rows), dtype=bool)
+    cache: dict[tuple[int, str], str | None] = {}
+    for k, pos in enumerate(rows.tolist()):
+        values = {f: df[lab].iat[pos] for f, lab in labels.items()}
+        value = format_value(values[column]) or ""
+        key = (int(enc.codes[pos]), value)
+        if key not in cache:
+            ell = "…" if enc.encoding[pos] == "UCS-2" else "..."
+
+            def message(
+                cut: int, values: dict[str, Any] = values, value: str = value, ell: str = ell
+            ) -> str:
+                text = render_template(template, {**values, column: value[:cut].rstrip() + ell})
+                return apply_smart_encoding(text) if smart else text
+
+            lo, hi, best = 0, len(value) - 1, None
+            while lo <= hi:  # the longest prefix whose message fits
+                mid = (lo + hi) // 2
+                text = message(mid)
+                if count_segments_cached(text)[1] <= max_segments:
+                    best, lo = text, mid + 1
+                else:
+                    hi = mid - 1
+            cache[key] = best
+        found = cache[key]
+        if found is not None:
+            out[k], fits[k] = found, True
+    return out, fits
 
 
 def _segments_of(
@@ -650,6 +995,11 @@ def plan_campaign(
     region_col: Any = None,
     suppress: Any = None,
     prices: Any = None,
+    *,
+    smart_encoding: bool = False,
+    max_segments: int | None = None,
+    on_long: str = "skip",
+    footer: str | None = None,
 ) -> Plan:
     """Plan a campaign from a DataFrame; nothing is sent and ``df`` is never modified.
 
@@ -661,7 +1011,17 @@ def plan_campaign(
     a string of numbers, a list/Series/DataFrame, or several of them, see
     :mod:`~itnio_campaign.suppression` (the summary says how many entries were read, how many
     were valid and how many rows they removed); ``prices`` a price per segment, one number or
-    ``{country calling code: price}``.
+    ``{country calling code: price}``, or a price list (dict of prefixes or country codes,
+    DataFrame, CSV as the provider's portal exports it; see :func:`~itnio_campaign.pricing.
+    read_prices`): the summary shows cost by country and by encoding.
+
+    ``smart_encoding=True`` replaces characters with a GSM-7 look-alike (’ “ — … non-breaking
+    spaces, ...) in the template and the placeholder values before counting (see
+    :mod:`~itnio_campaign.smart_encoding`); off, the summary says what it would save.
+    ``max_segments=N`` caps segments per message: ``on_long="skip"`` skips longer rows
+    (``skipped_too_long``), ``on_long="truncate:<column>"`` shortens that placeholder's value
+    with an ellipsis just enough to fit (the row's reason says so). ``footer`` is appended to
+    every message (``"Reply STOP to opt out"``), unless the template already ends with it.
 
     >>> df = pd.DataFrame({"phone": ["+91 98765 43210"], "name": ["Zoë"], "store": ["Pune"]})
     >>> plan = plan_campaign(df, content="Hi {name}, 20% off at {store}!", prices=0.1)
@@ -683,6 +1043,8 @@ def plan_campaign(
     sender_id = check_sender_id(sender_id)
     region = check_region(default_region)
     price_table = _parse_prices(prices)
+    content = _with_footer(content, footer)
+    truncate_col = _check_cap(df, max_segments, on_long)
     suppression = None if suppress is None else read_suppression(suppress, default_region=region)
 
     # -- per row ---------------------------------------------------------------------------
@@ -738,10 +1100,37 @@ def plan_campaign(
     # -- encoding, segments and length, once per distinct content --------------------------
     text = rendered.content.reset_index(drop=True)
     content_col = text.where(pd.Series(has_text), None)
-    ccodes, uniques = pd.factorize(content_col, use_na_sentinel=True)
-    u_enc, u_seg, u_chars, u_units = _segments_of(pd.Series(uniques, dtype=text.dtype))
-    encoding = np.r_[u_enc, None][ccodes]
-    segments = np.r_[u_seg, 0][ccodes].astype(np.int64)
+    enc_ = _encode(content_col, smart_encoding)
+    truncated = 0
+    if max_segments is not None:
+        over = valid & (enc_.segments > max_segments)
+        if over.any() and truncate_col is not None:
+            new_text, fits = _truncate_rows(
+                df.reset_index(drop=True), content, truncate_col, np.flatnonzero(over),
+                enc_, max_segments, smart_encoding,
+            )  # fmt: skip
+            if fits.any():
+                rows = np.flatnonzero(over)[fits]
+                values = enc_.content.to_numpy(dtype=object)
+                values[rows] = new_text[fits]
+                saved = enc_.saved
+                enc_ = _encode(pd.Series(values, dtype=object), smart_encoding)
+                enc_ = replace(enc_, saved=saved)
+                reason[rows] = f"{truncate_col} shortened to fit {max_segments} segment" + (
+                    "s" if max_segments > 1 else ""
+                )
+                truncated = len(rows)
+                over[rows] = False
+        if over.any():
+            state[over] = SKIPPED_TOO_LONG
+            reason[over] = (
+                "message is " + enc_.segments[over].astype(str)
+                + f" segments; the cap is {max_segments} (max_segments)"
+            )  # fmt: skip
+            valid &= ~over
+    ccodes, uniques, content_col = enc_.codes, enc_.uniques, enc_.content
+    u_chars, u_units = enc_.u_chars, enc_.u_units
+    encoding, segments = enc_.encoding, enc_.segments
     # the stricter of the two counts: UTF-16 units (an emoji counts 2) >= characters
     u_long = u_units > MAX_CONTENT_CHARS
     long_ = valid & np.r_[u_long, False][ccodes]
@@ -789,6 +1178,7 @@ def plan_campaign(
             "segments": segments,
             "state": pd.array(state, dtype=WORK_STRING),
             "reason": pd.array(reason, dtype=WORK_STRING),
+            "ucs2_chars": enc_.ucs2_chars,
         },
         index=labels.copy(),
     )
@@ -803,6 +1193,16 @@ def plan_campaign(
         "prices": _prices_setting(price_table),
         "rows": n,
     }
+    if footer is not None:
+        settings["footer"] = footer
+    if max_segments is not None:
+        settings.update(max_segments=max_segments, on_long=on_long, truncated_rows=truncated)
+    if smart_encoding:
+        saved = np.where(ready, enc_.saved, 0)
+        settings["smart_encoding"] = True
+        settings["smart_encoding_saved_segments"] = int(saved.sum())
+        cost = _estimate_cost(number, saved, price_table)[0]
+        settings["smart_encoding_saved_cost"] = None if cost is None else str(cost)
     return Plan(
         source=df,
         recipients=recipients,

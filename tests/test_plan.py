@@ -314,7 +314,7 @@ def test_properties(df: pd.DataFrame, suppress: bool) -> None:
     pd.testing.assert_frame_equal(df, before)  # never mutated
     rec = plan.recipients
     assert rec.index.equals(df.index) and list(rec.columns) == [
-        "number", "order_id", "content", "encoding", "segments", "state", "reason"]
+        "number", "order_id", "content", "encoding", "segments", "state", "reason", "ucs2_chars"]
     assert set(rec["state"]) <= {READY, *SKIPPED_STATES}  # exactly one state per row
     s = plan.summary()
     assert s.rows == len(df) == sum(s.counts.values()) == s.ready + sum(s.skipped.values())
@@ -399,27 +399,47 @@ def test_restore_gives_the_same_summary() -> None:
 
 SAMPLE_PRICES = {91: "0.0025", 1: "0.01", 44: "0.04", 49: "0.08", 55: "0.03", 234: "0.05"}
 EXPECTED_SAMPLE_SUMMARY = """\
-rows                                      3,000
-ready                                     2,574
-  skipped_invalid (precision_lost)           74
-  skipped_invalid (empty)                    59
-  skipped_invalid (invalid_number)           15
-  skipped_invalid (not_a_phone_number)        5
-  skipped_duplicate                         145
-  skipped_suppressed                         41
-  skipped_missing_field (first_name)         60
-  skipped_missing_field (store)              26
-  skipped_too_long                            1
-suppression                             43 entries read, 41 valid numbers, removed 41 rows
-  not phone numbers, e.g.               '+1 212 000 0000', 'not a number'
-unique contents                             265
-requests                                      3
-  sendSms/batch                               3
-segments                                  2,574
-  GSM-7 messages                          2,491
-  UCS-2 messages                             83
-  messages with emoji                   7, counted as UTF-16 units against the 1,024 limit
-estimated cost                          21.2725
+rows                                          3,000
+ready                                         2,574
+  skipped_invalid (precision_lost)               74
+  skipped_invalid (empty)                        59
+  skipped_invalid (invalid_number)               15
+  skipped_invalid (not_a_phone_number)            5
+  skipped_duplicate                             145
+  skipped_suppressed                             41
+  skipped_missing_field (first_name)             60
+  skipped_missing_field (store)                  26
+  skipped_too_long                                1
+suppression                              43 entries read, 41 valid numbers, removed 41 rows
+  not phone numbers, e.g.                '+1 212 000 0000', 'not a number'
+unique contents                                 265
+requests                                          3
+  sendSms/batch                                   3
+segments                                      2,574
+  GSM-7 messages                              2,491
+  UCS-2 messages                                 83
+  segments per message                     1: 2,574
+  messages with emoji                    7, counted as UTF-16 units against the 1,024 limit
+characters forcing UCS-2
+  र DEVANAGARI LETTER RA                 19 rows; from column first_name; no GSM-7 equivalent
+  ा DEVANAGARI VOWEL SIGN AA             19 rows; from column first_name; no GSM-7 equivalent
+  ë LATIN SMALL LETTER E WITH DIAERESIS  15 rows; from column first_name; no GSM-7 equivalent
+  م ARABIC LETTER MEEM                   15 rows; from column first_name; no GSM-7 equivalent
+  Ł LATIN CAPITAL LETTER L WITH STROKE   13 rows; from column first_name; no GSM-7 equivalent
+  ह DEVANAGARI LETTER HA                 12 rows; from column first_name; no GSM-7 equivalent
+  ु DEVANAGARI VOWEL SIGN U              12 rows; from column first_name; no GSM-7 equivalent
+  ल DEVANAGARI LETTER LA                 12 rows; from column first_name; no GSM-7 equivalent
+  ...                                    13 more (summary().ucs2_characters)
+  extra segments from UCS-2              0 ≈ 0.0000
+estimated cost                              21.2725
+  IN (+91)                                   5.4825
+  BR (+55)                                     1.38
+  GB (+44)                                     3.48
+  US (+1)                                      1.05
+  DE (+49)                                     7.28
+  NG (+234)                                    2.60
+  GSM-7                                     20.5425
+  UCS-2                                      0.7300
 """
 
 

@@ -162,6 +162,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         options["region_col"] = args.region_col
     if args.price is not None:
         options["prices"] = args.price
+    options.update(cost_options(args))
     return plan_campaign(
         df,
         number_col=number_col,
@@ -173,6 +174,22 @@ def make_plan(args: argparse.Namespace) -> Plan:
         ),
         **options,
     )
+
+
+def cost_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The plan options of ``--smart-encoding``, ``--max-segments``, ``--on-long``,
+    ``--footer`` and ``--prices`` (only those given)."""
+    options: dict[str, Any] = {}
+    if getattr(args, "smart_encoding", False):
+        options["smart_encoding"] = True
+    if getattr(args, "max_segments", None) is not None:
+        options["max_segments"] = args.max_segments
+        options["on_long"] = args.on_long
+    if getattr(args, "footer", None):
+        options["footer"] = args.footer
+    if getattr(args, "prices", None):
+        options["prices"] = Path(args.prices)
+    return options
 
 
 def ready_count(plan: Plan) -> int:
@@ -455,17 +472,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     sample = resources.files("itnio_campaign").joinpath("sample_data", "contacts.csv")
     with resources.as_file(sample) as path:
         df = read_table(path)
-    plan = plan_campaign(
-        df,
+    demo_options: dict[str, Any] = dict(
         number_col=pick_number_col(df, None),
         content=DEMO_CONTENT,
         sender_id="ITNIO",
         default_region=args.region,
         prices=DEMO_PRICE,  # the sandbox's price per segment
     )
+    as_written = plan_campaign(df, **demo_options)
     print(f"Sample campaign: {len(df):,} contacts (the packaged sample_data/contacts.csv)")
     print(f"Message: {DEMO_CONTENT}\n")
-    print("Dry run (nothing sent yet)")
+    print("Dry run, as written (nothing sent yet)")
+    print(as_written.summary())
+    # The message's ’ forces UCS-2: the demo sends with smart encoding on, and says so.
+    plan = plan_campaign(df, **demo_options, smart_encoding=True)
+    print("\nSending with smart encoding on (’ → ', and so on; see the saving above):")
     print(plan.summary())
     t0 = time.perf_counter()
     # Short delivery and reply delays so the whole flow fits in a few seconds.

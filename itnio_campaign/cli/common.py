@@ -14,8 +14,11 @@ EXIT_HALTED = 3
 EXIT_STOPPED = 4
 
 LEDGER_SUFFIX = ".campaign.sqlite"
+#: The demo's message holds a typographic apostrophe (’, as pasted from Word) on purpose: the
+#: dry run shows what it costs, and the demo sends with smart encoding on.
 DEMO_CONTENT = (
-    "Hi {first_name}, the {store} store in {city} has 20% off this weekend. Reply STOP to opt out."
+    "Hi {first_name}, the {store} store in {city} has 20% off this weekend, don’t miss it. "
+    "Reply STOP to opt out."
 )
 DEMO_REPORT = "campaign_report.xlsx"
 DEMO_PRICE = "0.005"

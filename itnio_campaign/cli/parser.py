@@ -58,6 +58,32 @@ def _plan_options(p: argparse.ArgumentParser) -> None:
         help="never send to these: a file of numbers (.txt/.csv/.xlsx/.parquet) or numbers "
         "separated by , ; or spaces (repeatable); anything else is an error",
     )
+    _cost_options(p)
+
+
+def _cost_options(p: argparse.ArgumentParser) -> None:
+    """What a message costs: smart encoding, a segment cap, an opt-out footer, a price list."""
+    p.add_argument(
+        "--smart-encoding",
+        action="store_true",
+        help="replace ’ “ ” — … and special spaces by their GSM-7 look-alikes before counting",
+    )
+    p.add_argument(
+        "--max-segments", type=_positive_int, metavar="N", help="at most N segments a message"
+    )
+    p.add_argument(
+        "--on-long",
+        default="skip",
+        metavar="skip|truncate:COL",
+        help="longer than --max-segments: skip the row (default) or shorten column COL's value",
+    )
+    p.add_argument("--footer", metavar="TEXT", help="appended to every message, e.g. "
+                   "'Reply STOP to opt out'")
+    p.add_argument(
+        "--prices",
+        metavar="FILE",
+        help="price list per country/prefix (.csv as exported by the provider's portal)",
+    )
 
 
 def _send_options(p: argparse.ArgumentParser) -> None:
