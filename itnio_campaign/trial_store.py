@@ -100,7 +100,7 @@ def record_test(
         )
 
 
-def test_sends(ledger: Ledger) -> list[dict[str, Any]]:
+def list_test_sends(ledger: Ledger) -> list[dict[str, Any]]:
     """Every test send kept in the ledger, oldest first."""
     with ledger.extension() as cur:
         try:
@@ -117,15 +117,15 @@ def test_sends(ledger: Ledger) -> list[dict[str, Any]]:
 
 def has_passing_test(ledger: Ledger, fingerprint: str) -> bool:
     """True when a test send of this exact plan passed."""
-    return any(t["passed"] and t["fingerprint"] == fingerprint for t in test_sends(ledger))
+    return any(t["passed"] and t["fingerprint"] == fingerprint for t in list_test_sends(ledger))
 
 
 __all__ = [
     "TrialRecord",
     "has_passing_test",
+    "list_test_sends",
     "load_trial",
     "record_test",
     "save_trial",
-    "test_sends",
     "update_trial",
 ]
