@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -27,6 +28,10 @@ from .ratelimit import RateLimiter
 from .result import Accepted, BatchOutcome, Stopper
 
 log = logging.getLogger(__name__)
+
+#: Outcome kinds the automatic pause counts: the provider refused the request, or nobody
+#: knows whether it was accepted (``not_sent`` is provably harmless; ``fatal`` halts at once).
+PAUSE_KINDS = frozenset({"rejected", "unknown"})
 
 
 class Journal(Protocol):
@@ -59,8 +64,10 @@ async def send_batches(
     """Send ``batches`` with at most ``options.concurrency`` requests in flight.
 
     A fatal answer (-1, -2, -10, -13, a redirect) or ``max_failed_batches`` consecutive
-    failed requests stop new requests (status ``halted``); ``stop.stop()`` ends it as
-    ``stopped``. Requests already in flight always finish and are reported. Keyword
+    failed requests stop new requests (status ``halted``), and so does the automatic pause:
+    more than ``pause_rate`` of the last ``pause_window`` requests rejected or unknown
+    (see :class:`RollingRate`); ``stop.stop()`` ends it as ``stopped``. Requests already in
+    flight always finish and are reported. Keyword
     options (``concurrency=4``) override ``options``.
 
     Example::
@@ -77,6 +84,7 @@ async def send_batches(
     ]
     queue = iter(batches)
     failed_in_row = 0
+    rolling = RollingRate(opts.pause_window, opts.pause_rate)
     lock = asyncio.Lock()  # guards `queue` and the halt decision
 
     def halt(reason: str) -> None:
@@ -122,6 +130,8 @@ async def send_batches(
             failed_in_row = failed_in_row + 1 if outcome.failed else 0
             if opts.max_failed_batches and failed_in_row >= opts.max_failed_batches:
                 halt(f"{failed_in_row} requests in a row failed; last: {outcome.describe()}")
+            if rolling.add(outcome.kind):
+                halt(f"automatic pause: {rolling.describe()}; last: {outcome.describe()}")
 
     def record(outcome: BatchOutcome, batch: Batch) -> None:
         if journal is not None:
@@ -138,6 +148,38 @@ async def send_batches(
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
     return report
+
+
+class RollingRate:
+    """The share of rejected or unknown outcomes over the last ``window`` requests.
+
+    >>> rate = RollingRate(4, 0.5)
+    >>> [rate.add(k) for k in ("accepted", "rejected", "unknown", "rejected")]
+    [False, False, False, True]
+    >>> rate.describe()
+    '3 of the last 4 requests rejected or unknown (75%, above the 50% limit)'
+    """
+
+    def __init__(self, window: int | None, limit: float) -> None:
+        self.window, self.limit = window, limit
+        self._kinds: deque[bool] = deque(maxlen=window or 1)
+
+    def add(self, kind: str) -> bool:
+        """Count one outcome; True when the window is full and the rate is above the limit."""
+        if self.window is None:
+            return False
+        self._kinds.append(kind in PAUSE_KINDS)
+        return len(self._kinds) == self.window and self.rate > self.limit
+
+    @property
+    def rate(self) -> float:
+        return sum(self._kinds) / len(self._kinds) if self._kinds else 0.0
+
+    def describe(self) -> str:
+        return (
+            f"{sum(self._kinds)} of the last {len(self._kinds)} requests rejected or unknown "
+            f"({self.rate:.0%}, above the {self.limit:.0%} limit)"
+        )
 
 
 async def send_one(client: AsyncClient, batch: Batch, started: float) -> BatchOutcome:
@@ -182,7 +224,9 @@ def progress_bar(total: int, enabled: bool, desc: str) -> Any:
 
 
 __all__ = [
+    "PAUSE_KINDS",
     "Journal",
+    "RollingRate",
     "SendBatchesReport",
     "SendOptions",
     "progress_bar",

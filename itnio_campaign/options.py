@@ -18,6 +18,11 @@ from typing import Any
 
 from .errors import UsageError
 
+#: Automatic pause defaults: halt when more than half of the last 20 requests were
+#: rejected or unknown (conservative: a healthy campaign has almost none).
+DEFAULT_PAUSE_WINDOW = 20
+DEFAULT_PAUSE_RATE = 0.5
+
 
 @dataclass(frozen=True, kw_only=True)
 class SendOptions:
@@ -27,6 +32,15 @@ class SendOptions:
     second; ``request_rate``: at most this many requests per second (the provider's
     limit is not documented). ``max_failed_batches``: halt after this many failed requests
     in a row (None: never). ``progress``: show a progress bar.
+
+Automatic pause: ``pause_window`` and ``pause_rate`` halt the campaign when, over the last
+``pause_window`` requests, the share whose outcome was ``rejected`` or ``unknown`` is above
+``pause_rate`` (the reason shows the rate). Judged only once that many requests were made,
+so a short run of bad luck in a small campaign does not stop it (``max_failed_batches``
+covers consecutive failures). ``pause_window=None`` turns it off.
+
+>>> SendOptions(pause_window=20, pause_rate=0.25).pause_rate
+0.25
 
     >>> SendOptions(concurrency=0)
     Traceback (most recent call last):
@@ -39,6 +53,8 @@ class SendOptions:
     request_rate: float | None = None
     max_failed_batches: int | None = 5
     progress: bool = True
+    pause_window: int | None = DEFAULT_PAUSE_WINDOW
+    pause_rate: float = DEFAULT_PAUSE_RATE
 
     def __post_init__(self) -> None:
         if isinstance(self.concurrency, bool) or not isinstance(self.concurrency, int):
@@ -57,6 +73,17 @@ class SendOptions:
         mfb = self.max_failed_batches
         if mfb is not None and (isinstance(mfb, bool) or not isinstance(mfb, int) or mfb < 1):
             raise UsageError(f"max_failed_batches must be at least 1 or None, not {mfb!r}")
+        window = self.pause_window
+        if window is not None and (
+            isinstance(window, bool) or not isinstance(window, int) or window < 1
+        ):
+            raise UsageError(f"pause_window must be at least 1 request or None, not {window!r}")
+        rate = self.pause_rate
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate < 1:
+            raise UsageError(
+                f"pause_rate must be a share from 0 up to (not including) 1, not {rate!r}"
+            )
+        object.__setattr__(self, "pause_rate", float(rate))
 
     @classmethod
     def of(cls, options: SendOptions | None = None, **overrides: Any) -> SendOptions:
@@ -80,10 +107,12 @@ class SendOptions:
             "rate": self.rate,
             "request_rate": self.request_rate,
             "max_failed_batches": self.max_failed_batches,
+            "pause_window": self.pause_window,
+            "pause_rate": self.pause_rate,
         }
 
 
 #: The defaults, for signatures and help texts that show them.
 DEFAULT_SEND_OPTIONS = SendOptions()
 
-__all__ = ["DEFAULT_SEND_OPTIONS", "SendOptions"]
+__all__ = ["DEFAULT_PAUSE_RATE", "DEFAULT_PAUSE_WINDOW", "DEFAULT_SEND_OPTIONS", "SendOptions"]

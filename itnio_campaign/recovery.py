@@ -36,6 +36,8 @@ from .ledger import IN_FLIGHT_CODE, Ledger, Reconciliation, in_flight_outcome
 from .models import MISSING, SUBMITTED, UNKNOWN, Batch, BatchItem
 from .result import CampaignResult, Stopper, describe_remaining
 from .sending import ProgressEvent, send_into, send_settings
+from .trial import Gate, Gating, await_reports, gate_record, judge, split_batches, trial_positions
+from .trial_store import TrialRecord, has_passing_test, load_trial, save_trial, update_trial
 
 if TYPE_CHECKING:
     from .plan import Plan
@@ -58,6 +60,8 @@ async def send_with_ledger(
     on_progress: Callable[[ProgressEvent], None] | None = None,
     stopper: Stopper | None = None,
     send_again: bool = False,
+    gating: Gating | None = None,
+    require_test: bool = False,
 ) -> CampaignResult:
     """What ``send_campaign(plan, client, ledger=path)`` does: one campaign per plan.
 
@@ -80,7 +84,15 @@ async def send_with_ledger(
             raise AlreadySentError(earlier[0], plan.fingerprint)
     with Ledger.open(path) as ledger:
         ledger.start(plan, {})  # stores the plan, or checks it is the same one
-        return await _continue(ledger, plan, client, options, on_progress, stopper)
+        if require_test and not has_passing_test(ledger, plan.fingerprint):
+            raise UsageError(
+                f"require_test: no passing test send of this plan in {path}; run "
+                "send_test(plan, client, seeds=[...], ledger=...) first (a changed message or "
+                "list needs a new test)"
+            )
+        return await _continue(
+            ledger, plan, client, options, on_progress, stopper, gating=gating
+        )
 
 
 class AlreadySentError(UsageError):
@@ -151,6 +163,9 @@ async def resume_campaign(
     options: SendOptions | None = None,
     on_progress: Callable[[ProgressEvent], None] | None = None,
     stopper: Stopper | None = None,
+    override_gate: bool = False,
+    clock: Callable[[], float] | None = None,
+    sleep: Callable[[float], Any] | None = None,
     **option_overrides: Any,
 ) -> CampaignResult:
     """Continue the campaign in the ledger at ``path``; return its whole result.
@@ -162,18 +177,24 @@ async def resume_campaign(
     ``request_rate=``, ``max_failed_batches=``, ``progress=``). A campaign with nobody left
     to send is returned as it is, with ``result.notice`` saying so (nothing is sent).
 
+    A campaign with a trial (``send_campaign(..., trial=0.02)``) still applies its gate:
+    an unfinished wait is waited out (``clock``/``sleep`` injectable), a failed gate is judged
+    again on the reports now known; ``override_gate=True`` sends the rest anyway.
+
     Example::
 
         result = await resume_campaign("spring-promo.sqlite", client, concurrency=4)
+        result = await resume_campaign("spring-promo.sqlite", client, override_gate=True)
     """
     opts = SendOptions.of(options, **option_overrides)
+    gating = Gating.of(override_gate=override_gate, clock=clock, sleep=sleep)
     with Ledger.open(path, create=False) as ledger:
         plan = ledger.load_plan()
         if resend_missing:
             ledger.settle_in_flight()
             result = rebuild_result(ledger, plan)
             ledger.add_batches(_resend_batches(ledger, result))
-        return await _continue(ledger, plan, client, opts, on_progress, stopper)
+        return await _continue(ledger, plan, client, opts, on_progress, stopper, gating=gating)
 
 
 async def _continue(
@@ -183,9 +204,12 @@ async def _continue(
     options: SendOptions | None,
     on_progress: Callable[[ProgressEvent], None] | None,
     stopper: Stopper | None,
+    *,
+    gating: Gating | None = None,
 ) -> CampaignResult:
     """Send what the ledger has not sent yet (reconciling unknown recipients first)."""
     opts = options or SendOptions()
+    gating = gating or Gating()
     ledger.settle_in_flight()
     notes: list[str] = []
     result = rebuild_result(ledger, plan, stopper=stopper)
@@ -196,21 +220,133 @@ async def _continue(
         except ItnioError as exc:  # unknown ones stay unknown: never resent, so safe to go on
             notes.append(f"reconcile before sending failed ({exc}); unknown ones stay unknown")
         result = rebuild_result(ledger, plan, stopper=stopper)
+    trial = _setup_trial(ledger, plan, gating)
+    if trial is not None:
+        result.add_batches(ledger.batches(extra=True))
     to_send = resumable_batches(ledger, plan)
     if not to_send and ledger.last_seq() > 0:
         result.notice = _nothing_to_send(result, ledger.path)
         return result
+    if trial is None:
+        await _send_part(ledger, result, client, to_send, opts, on_progress)
+    else:
+        notes.append(await _trial_then_rest(
+            ledger, result, client, to_send, opts, on_progress, trial, gating
+        ))  # fmt: skip
+    if notes:
+        result.notice = " ".join(n for n in notes if n)
+    return result
+
+
+async def _send_part(
+    ledger: Ledger,
+    result: CampaignResult,
+    client: AsyncClient,
+    batches: Sequence[Batch],
+    opts: SendOptions,
+    on_progress: Callable[[ProgressEvent], None] | None,
+) -> None:
+    """One sending session: journaled, its status kept in the ledger."""
     ledger.set_settings(send_settings(client, opts))
     ledger.mark_running(time.time())
     try:
         await send_into(
-            result, client, to_send, options=opts, journal=ledger, on_progress=on_progress
+            result, client, batches, options=opts, journal=ledger, on_progress=on_progress
         )
     finally:
         ledger.finish(result.status, result.halt_reason)
-    if notes:
-        result.notice = " ".join(notes)
-    return result
+
+
+# -- the trial and its gate ---------------------------------------------------------------------
+def _setup_trial(ledger: Ledger, plan: Plan, gating: Gating) -> TrialRecord | None:
+    """The campaign's trial: the recorded one, or a new one (before any request) when asked.
+
+    The record is saved before its requests, and requests found missing are added again
+    (the same split of the same plan gives the same ids), so a crash between the two is safe.
+    """
+    record = load_trial(ledger)
+    if record is None and gating.share is not None:
+        if ledger.last_seq() > 0:
+            raise UsageError(
+                "this campaign already started without a trial: resume it without trial= "
+                "(a trial must come before the first request)"
+            )
+        gate = gating.gate or Gate()
+        positions = trial_positions(plan, gating.share)
+        first_id = max(b.batch_id for b in ledger.batches()) + 1
+        first, rest = split_batches(plan.batches, set(positions), first_id)
+        record = TrialRecord(
+            gating.share, gate_record(gate), positions, [b.batch_id for b in first],
+            [b.batch_id for b in rest], [b.batch_id for b in plan.batches],
+        )  # fmt: skip
+        save_trial(ledger, record)
+    if record is None:
+        return None
+    known = {b.batch_id for b in ledger.batches(extra=True)}
+    if not set(record.trial_ids + record.rest_ids) <= known:
+        first, rest = split_batches(
+            plan.batches, set(record.positions), min(record.trial_ids + record.rest_ids)
+        )
+        ledger.add_batches(b for b in first + rest if b.batch_id not in known)
+    return record
+
+
+async def _trial_then_rest(
+    ledger: Ledger,
+    result: CampaignResult,
+    client: AsyncClient,
+    to_send: list[Batch],
+    opts: SendOptions,
+    on_progress: Callable[[ProgressEvent], None] | None,
+    record: TrialRecord,
+    gating: Gating,
+) -> str:
+    """Send the trial, wait for its reports, judge the gate; the rest only if it passes.
+
+    Returns a note for ``result.notice``; a failed gate halts the campaign (ledger too).
+    """
+    trial_ids = set(record.trial_ids)
+    note = ""
+    if not record.released and gating.override:
+        reason = (record.decision or {}).get("reason", "the gate was not judged yet")
+        decision = {"passed": False, "reason": reason, "at": gating.clock(), "override": True}
+        record = update_trial(ledger, record, decision=decision)
+        note = f"gate overridden ({reason}); sending the rest"
+    if not record.released:
+        first = [b for b in to_send if b.batch_id in trial_ids]
+        if first:
+            await _send_part(ledger, result, client, first, opts, on_progress)
+            if result.status not in ("completed", "incomplete"):
+                return ""  # stopped or halted during the trial: resume continues it
+        if record.waiting_since is None:
+            record = update_trial(ledger, record, waiting_since=gating.clock())
+        since = float(record.waiting_since or 0.0)
+        gate = Gate(**record.gate)
+        await await_reports(
+            ledger, result, client, deadline=since + gate.wait_s, poll=gate.poll,
+            clock=gating.clock, sleep=gating.sleep,
+        )  # fmt: skip
+        verdict = judge(result, record.positions, gate, gating.clock() - since)
+        decision = {
+            "passed": verdict.passed, "reason": verdict.describe(), "at": gating.clock(),
+            "override": False,
+        }  # fmt: skip
+        record = update_trial(ledger, record, decision=decision)
+        if not verdict.passed:
+            left = len(result.positions_in("pending"))
+            reason = (
+                f"{verdict.describe()}. The other {left:,} recipients stay pending: fix the "
+                "cause and plan again, or resume_campaign(..., override_gate=True) "
+                "(itnio-campaign resume --override-gate) to send them anyway"
+            )
+            result.conclude("halted", reason)
+            ledger.finish("halted", reason)
+            return ""
+        note = verdict.describe()
+    rest = [b for b in to_send if b.batch_id not in trial_ids]
+    if rest:
+        await _send_part(ledger, result, client, rest, opts, on_progress)
+    return note
 
 
 def _nothing_to_send(result: CampaignResult, path: Path) -> str:
@@ -234,6 +370,10 @@ def resumable_batches(ledger: Ledger, plan: Plan | None = None) -> list[Batch]:
     """
     last_kind = ledger.last_kinds()
     batches = ledger.batches() if plan is None else [*plan.batches, *ledger.batches(extra=True)]
+    trial = load_trial(ledger)
+    if trial is not None:  # the trial's and the rest's requests replace the plan's
+        replaced = set(trial.superseded)
+        batches = [b for b in batches if b.batch_id not in replaced]
     return [b for b in batches if (k := last_kind.get(b.batch_id)) is None or k in RESUMABLE_KINDS]
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +37,7 @@ from .models import MAX_NUMBERS_POST, Batch
 from .recovery import send_with_ledger
 from .result import OUTCOME_COLUMNS, BatchOutcome, CampaignResult, Stopper
 from .sending import ProgressEvent, send_into, send_settings
+from .trial import Gate, Gating
 
 if TYPE_CHECKING:
     from .plan import Plan
@@ -57,6 +58,11 @@ async def send_campaign(
     on_progress: Callable[[ProgressEvent], None] | None = None,
     stopper: Stopper | None = None,
     send_again: bool = False,
+    trial: float | str | None = None,
+    gate: Gate | str | None = None,
+    require_test: bool = False,
+    clock: Callable[[], float] | None = None,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
     **option_overrides: Any,
 ) -> CampaignResult:
     """Send every ready recipient of ``plan``; return the result (also when stopped or halted).
@@ -72,18 +78,34 @@ async def send_campaign(
     twice) unless ``send_again=True``, which sends it to everyone again in a new ledger.
     ``journal`` is any other :class:`~itnio_campaign.engine.Journal` (no resume logic).
 
+    ``trial`` (``0.02`` or ``"2%"``, needs ``ledger``) sends a stratified random share first
+    and sends the rest only if ``gate`` (a :class:`~itnio_campaign.trial.Gate`, default
+    ``Gate()``: delivered ≥ 90%, rejected ≤ 2%, reports awaited up to 15 minutes) passes;
+    otherwise the campaign is ``halted`` with the measured rates and the rest stay pending
+    (``resume_campaign(..., override_gate=True)`` sends them). ``clock``/``sleep`` replace
+    time in the wait (tests). ``require_test=True`` refuses a plan without a passing
+    :func:`~itnio_campaign.testsend.send_test` in the ledger.
+
     Example::
 
         result = await send_campaign(plan, client, ledger="spring-promo.sqlite")
         result.summary()
+        result = await send_campaign(plan, client, ledger="promo.sqlite", trial="2%",
+                                     gate=Gate(min_delivered=0.9, max_rejected=0.02, wait="15m"))
     """
     opts = SendOptions.of(options, **option_overrides)
+    gating = Gating.of(trial, gate, clock=clock, sleep=sleep)
+    if ledger is None and (gating.share is not None or require_test):
+        raise UsageError(
+            "trial= and require_test= need ledger= (the trial, the gate's decision and the "
+            "test sends are kept there, so a resume still applies them)"
+        )
     if ledger is not None:
         if journal is not None:
             raise UsageError("give ledger= or journal=, not both")
         return await send_with_ledger(
             plan, client, ledger, options=opts, on_progress=on_progress, stopper=stopper,
-            send_again=send_again,
+            send_again=send_again, gating=gating, require_test=require_test,
         )  # fmt: skip
     result = CampaignResult(plan, send_settings(client, opts), stopper=stopper)
     return await send_into(
@@ -250,6 +272,7 @@ class _BatchesOnly:
 __all__ = [
     "DEFAULT_CONCURRENCY",
     "DEFAULT_MAX_FAILED_BATCHES",
+    "Gate",
     "Journal",
     "ProgressEvent",
     "SendBatchesReport",

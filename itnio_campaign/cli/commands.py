@@ -341,6 +341,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_send(args: argparse.Namespace) -> int:
     plan = make_plan(args)
     options = send_options_of(args)
+    trial = _trial_of(args)  # a bad --trial/--gate fails before anything else
     credentials_of(args)  # fail on credentials before asking to confirm
     n = ready_count(plan)
     print(plan.summary())
@@ -367,7 +368,7 @@ def cmd_send(args: argparse.Namespace) -> int:
 
         return await send_campaign(
             plan, client, options=options, ledger=ledger, stopper=stopper,
-            send_again=args.send_again,
+            send_again=args.send_again, **trial,
         )  # fmt: skip
 
     return _finish_campaign(with_client(args, work, ledger), ledger, args.report)
@@ -380,10 +381,40 @@ def cmd_resume(args: argparse.Namespace) -> int:
     async def work(client: AsyncClient, stopper: Stopper) -> CampaignResult:
 
         return await resume_campaign(
-            ledger, client, resend_missing=args.resend_missing, options=options, stopper=stopper
-        )
+            ledger, client, resend_missing=args.resend_missing, options=options, stopper=stopper,
+            override_gate=getattr(args, "override_gate", False),
+        )  # fmt: skip
 
     return _finish_campaign(with_client(args, work, ledger), ledger, args.report)
+
+
+def _trial_of(args: argparse.Namespace) -> dict[str, Any]:
+    """send_campaign's trial keywords from ``--trial``, ``--gate``, ``--gate-wait``."""
+    from ..trial import parse_gate
+
+    out: dict[str, Any] = {"require_test": getattr(args, "require_test", False)}
+    if getattr(args, "trial", None):
+        out["trial"] = args.trial
+        out["gate"] = parse_gate(args.gate, wait=args.gate_wait)
+    return out
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    """Send the representative messages to the seeds; print the results table."""
+    from ..testsend import send_test
+
+    plan = make_plan(args)
+    ledger = Path(args.ledger) if args.ledger else default_ledger(args.file)
+
+    async def work(client: AsyncClient, stopper: Stopper) -> pd.DataFrame:
+        return await send_test(plan, client, args.seeds, ledger=ledger, timeout=args.timeout)
+
+    frame = with_client(args, work)
+    shown = frame[["seed", "row", "represents", "segments", "state", "delivery", "error"]]
+    print(shown.to_string(index=False))
+    passed = bool(frame.attrs.get("passed"))
+    print(f"test send {'passed' if passed else 'FAILED'} (kept in {ledger})")
+    return EXIT_OK if passed else EXIT_HALTED
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:

@@ -107,6 +107,19 @@ def _send_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _trial_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--trial", help="send this share first (e.g. 2%%), the rest if the gate passes")
+    p.add_argument(
+        "--gate",
+        default="delivered>=90%,rejected<=2%",
+        help="what the trial must show (default delivered>=90%%,rejected<=2%%)",
+    )
+    p.add_argument("--gate-wait", default="15m", help="wait for trial reports (default 15m)")
+    p.add_argument(
+        "--require-test", action="store_true", help="refuse unless a test send of this plan passed"
+    )
+
+
 def _api_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base-url", help="API base URL (default ITNIO_BASE_URL or the provider's)")
     p.add_argument(
@@ -198,7 +211,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="send again to everyone, even though this campaign was already sent "
         "(a new ledger); without it, a campaign already sent is refused",
     )
+    _trial_options(p)
     p.set_defaults(run="cmd_send")
+
+    p = _sub(
+        subs,
+        "test",
+        "send the campaign's representative messages to staff phones first",
+        'itnio-campaign test contacts.csv --content "Hi {first_name}" '
+        '--seeds "+91 98765 43210,+91 98765 43211"',
+    )
+    _plan_options(p)
+    _api_options(p)
+    p.add_argument("--seeds", required=True, help="staff phone numbers, comma-separated")
+    p.add_argument("--ledger", help=f"keep the test in this ledger (default FILE{LEDGER_SUFFIX})")
+    p.add_argument("--timeout", default="5m", help="wait for delivery reports (default 5m)")
+    p.set_defaults(run="cmd_test")
 
     p = _sub(
         subs,
@@ -213,6 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--resend-missing",
         action="store_true",
         help="also send recipients that reconcile proved were never accepted",
+    )
+    p.add_argument(
+        "--override-gate",
+        action="store_true",
+        help="send the rest even though the trial's gate failed",
     )
     _send_options(p)
     _api_options(p)

@@ -30,6 +30,7 @@ ledger closed cleanly leaves no file beside it (no ``-wal``, ``-shm`` or lock fi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -613,6 +614,18 @@ class Ledger:
 
     def last_seq(self) -> int:
         return int(self._conn.execute("SELECT coalesce(max(seq), 0) FROM journal").fetchone()[0])
+
+    def extension(self, *, write: bool = False) -> Any:
+        """A cursor for modules that keep their own tables in this ledger (trial_store).
+
+        ``write=True``: a context manager holding one write transaction (as the ledger's
+        own writes); otherwise a context manager giving a plain cursor for reads.
+        """
+        if write:
+            return self._write()
+        if self.closed:
+            raise LedgerError(f"the ledger {self.path} is closed")
+        return contextlib.nullcontext(self._conn.cursor())
 
     # -- internals -------------------------------------------------------------------------
     def _write(self) -> _Transaction:

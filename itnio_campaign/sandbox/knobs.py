@@ -37,6 +37,14 @@ Latency = float | tuple[float, float] | Callable[[Random], float]
 ENDPOINTS = ("sendSms", "sendSms/batch", "getReport", "getSentRcd", "recordMo", "getBalance")
 SEND_ENDPOINTS = frozenset({"sendSms", "sendSms/batch"})
 MAX_PORT = 65_535
+#: Statuses ``refuse_content`` may answer: sensitive words, unapproved template, no price.
+REFUSAL_CODES = ("-3", "-6", "-19")
+#: What each refusal says (the provider's meaning, as the sandbox words it).
+REFUSAL_REASONS = {
+    "-3": "sensitive words in content",
+    "-6": "content is not an approved template",
+    "-19": "pricing not confirmed for this content",
+}
 
 
 def endpoint_name(endpoint: str) -> str:
@@ -88,6 +96,14 @@ class Knobs:
     invalid_prefixes: tuple[str, ...] = ()
     # delivery, records, replies
     undelivered_rate: float = 0.03
+    #: Delivery failure rates for some messages: ``{"44": 0.5}`` by number prefix (digits,
+    #: the longest matching prefix wins) and ``{"promo": 0.9}`` by a case-insensitive word
+    #: in the content (content rates win over prefix rates; others use ``undelivered_rate``).
+    undelivered_by_prefix: Mapping[str, float] = field(default_factory=dict)
+    undelivered_by_content: Mapping[str, float] = field(default_factory=dict)
+    #: Provider refusals for given content: ``{"flash sale": "-6"}`` refuses every request
+    #: whose content contains the words (case-insensitive) with that status (-3, -6, -19).
+    refuse_content: Mapping[str, str] = field(default_factory=dict)
     delivery_delay: tuple[float, float] = (0.2, 2.0)
     report_lag: float = 0.0  # seconds after accept during which getReport says "nofound"
     max_report_ids: int = 200
@@ -140,6 +156,18 @@ class Knobs:
         set_(self, "fault_rates", rates)
         for name in ("undelivered_rate", "reply_rate", "stop_share"):
             _check_rate(name, getattr(self, name))
+        for name in ("undelivered_by_prefix", "undelivered_by_content"):
+            rates = {str(key): value for key, value in dict(getattr(self, name)).items()}
+            for key, rate in rates.items():
+                _check_rate(f"{name}[{key!r}]", rate)
+            set_(self, name, rates)
+        refusals = {str(key): str(code) for key, code in dict(self.refuse_content).items()}
+        for key, code in refusals.items():
+            if code not in REFUSAL_CODES:
+                raise ValueError(
+                    f"refuse_content[{key!r}] must be one of {', '.join(REFUSAL_CODES)}, not {code}"
+                )
+        set_(self, "refuse_content", refusals)
         for name in ("delivery_delay", "reply_delay", "number_length"):
             lo, hi = getattr(self, name)
             if not 0 <= lo <= hi:
@@ -150,6 +178,23 @@ class Knobs:
             raise ValueError("sent_records_page_size must be at least 1")
         if self.max_requests_per_second is not None and self.max_requests_per_second <= 0:
             raise ValueError("max_requests_per_second must be positive (or None)")
+
+    def undelivered_rate_for(self, number: str, content: str) -> float:
+        """The delivery failure rate of one message (see ``undelivered_by_*``).
+
+        >>> Knobs(undelivered_by_prefix={"44": 0.5}).undelivered_rate_for("447700900000", "Hi")
+        0.5
+        """
+        if self.undelivered_by_content:
+            folded = content.casefold()
+            hits = [r for w, r in self.undelivered_by_content.items() if w.casefold() in folded]
+            if hits:
+                return max(hits)
+        best = ""
+        for prefix in self.undelivered_by_prefix:
+            if number.startswith(prefix) and len(prefix) > len(best):
+                best = prefix
+        return self.undelivered_by_prefix[best] if best else self.undelivered_rate
 
     @property
     def faults(self) -> dict[Fault, float]:

@@ -14,6 +14,7 @@ Checks, in order, and the status each failure answers (the whole request is refu
 -3    a sensitive word in ``content`` (case-insensitive)
 -6    ``templates`` configured and ``content`` fully matches none of them
 -19   a number starts with one of ``unpriced_prefixes``
+-3/-6/-19  ``content`` contains words of ``refuse_content`` (checked after ``sensitive_words``)
 ====  ===========================================================================
 
 Then each number is checked alone: a length outside ``number_length`` or an
@@ -32,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..message import count_segments_cached
-from .knobs import Knobs
+from .knobs import REFUSAL_REASONS, Knobs
 
 
 class Reject(Exception):
@@ -122,6 +123,9 @@ class Rules:
         for word in self._sensitive:
             if word in folded:
                 raise Reject("-3", f"{where}sensitive word {word!r} in content")
+        for words, code in k.refuse_content.items():
+            if words.casefold() in folded:
+                raise Reject(code, f"{where}{REFUSAL_REASONS[code]} ({words!r}, refuse_content)")
         if self._templates is not None and not any(
             t.fullmatch(content) for t in self._templates
         ):

@@ -99,6 +99,11 @@ class Sandbox:
             reply_rate=k.reply_rate,
             stop_share=k.stop_share,
             reply_delay=k.reply_delay,
+            rate_for=(
+                k.undelivered_rate_for
+                if k.undelivered_by_prefix or k.undelivered_by_content
+                else None
+            ),
         )
         self._lock = self._store.lock
         self._api = SmsApi(k, self._store)

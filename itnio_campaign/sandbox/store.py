@@ -18,7 +18,7 @@ import bisect
 import threading
 from array import array
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from random import Random
@@ -87,6 +87,7 @@ class MessageStore:
         reply_rate: float = 0.02,
         stop_share: float = 0.4,
         reply_delay: tuple[float, float] = (2.0, 10.0),
+        rate_for: Callable[[str, str], float] | None = None,
     ) -> None:
         # 19 digits like the provider's "2108021054011000095", fixed by the seed.
         self.id_base = 2_100_000_000_000_000_000 + Random(seed).randrange(10**9) * 10**9
@@ -97,6 +98,8 @@ class MessageStore:
         self._reply_rate = reply_rate
         self._stop_share = stop_share
         self._reply_delay = reply_delay
+        #: (number, content) -> undelivered rate, when some messages fail more than others.
+        self._rate_for = rate_for
         self._items: list[_Item] = []
         self._numbers: list[str] = []
         self._order_ids: list[str | None] = []
@@ -133,9 +136,12 @@ class MessageStore:
         settles: list[float] = []
         failed: list[bool] = []
         repliers: list[int] = []
+        rate_for = self._rate_for
+        content = self._items[item].content
         for j in range(k):  # three draws per message keep the sequence reproducible
             settles.append(now + lo + span * r())
-            bad = r() < fail_rate
+            rate = fail_rate if rate_for is None else rate_for(numbers[j], content)
+            bad = r() < rate
             failed.append(bad)
             if r() < reply_rate and not bad:
                 repliers.append(j)
