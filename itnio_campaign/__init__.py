@@ -47,6 +47,9 @@ _LAZY = {
     "normalize_numbers": "numbers",
     "send_campaign": "runner",
     "SendOptions": "options",
+    "Gate": "trial",
+    "parse_gate": "trial",
+    "send_test": "testsend",
     "run_campaign": "runner",
     "build_batches": "runner",
     "send_batches": "runner",
@@ -74,6 +77,7 @@ __all__ = [
     "ConfigError",
     "Credentials",
     "FatalApiError",
+    "Gate",
     "ItnioError",
     "LedgerError",
     "NotSentError",
@@ -96,6 +100,7 @@ __all__ = [
     "normalize_number",
     "normalize_numbers",
     "opt_outs",
+    "parse_gate",
     "plan_campaign",
     "reconcile_campaign",
     "refresh_delivery",
@@ -103,6 +108,7 @@ __all__ = [
     "run_campaign",
     "send_batches",
     "send_campaign",
+    "send_test",
     "watch_delivery",
     "write_report",
 ]
@@ -132,4 +138,6 @@ if TYPE_CHECKING:
     from .recovery import load_campaign, reconcile_campaign, resume_campaign
     from .result import CampaignResult, ResultSummary
     from .runner import build_batches, join_responses, run_campaign, send_batches, send_campaign
+    from .testsend import send_test
+    from .trial import Gate, parse_gate
     from .widgets import CampaignForm
