@@ -24,11 +24,50 @@ TEMPLATE = "Hi {first_name}, 20% off today at {store}!"
 SMART_TEMPLATE = "Hi {first_name}, 20% off today at {store}, don’t miss it!"
 
 FIRST_NAMES = [
-    "Aarav", "Vivaan", "Aditya", "Vihaan", "Arjun", "Sai", "Reyansh", "Ayaan", "Krishna",
-    "Ishaan", "Diya", "Ananya", "Aadhya", "Saanvi", "Pari", "Anika", "Navya", "Myra", "Riya",
-    "Priya", "Rahul", "Amit", "Sneha", "Pooja", "Neha", "Vikram", "Karan", "Meera", "Zoë",
-    "Łukasz", "राहुल", "प्रिया", "محمد", "فاطمة", "John", "Emma", "Oliver", "Ava", "Lukas",
-    "Mia", "João", "Chinedu", "Ngozi", "Sam 😀",
+    "Aarav",
+    "Vivaan",
+    "Aditya",
+    "Vihaan",
+    "Arjun",
+    "Sai",
+    "Reyansh",
+    "Ayaan",
+    "Krishna",
+    "Ishaan",
+    "Diya",
+    "Ananya",
+    "Aadhya",
+    "Saanvi",
+    "Pari",
+    "Anika",
+    "Navya",
+    "Myra",
+    "Riya",
+    "Priya",
+    "Rahul",
+    "Amit",
+    "Sneha",
+    "Pooja",
+    "Neha",
+    "Vikram",
+    "Karan",
+    "Meera",
+    "Zoë",
+    "Łukasz",
+    "राहुल",
+    "प्रिया",
+    "محمد",
+    "فاطمة",
+    "John",
+    "Emma",
+    "Oliver",
+    "Ava",
+    "Lukas",
+    "Mia",
+    "João",
+    "Chinedu",
+    "Ngozi",
+    "Sam 😀",
 ]
 STORES = [f"Store #{i}" for i in range(1, 41)] + ["Connaught Place", "MG Road", "Bandra West"]
 
@@ -51,7 +90,11 @@ def make_frame(n: int, seed: int = 7) -> Any:
         2: "91" + mobile + ".0",
         3: "0091-" + mobile,
         4: "0" + mobile,
-        5: "(+91) " + mobile.str.slice(0, 3) + "-" + mobile.str.slice(3, 6) + "-"
+        5: "(+91) "
+        + mobile.str.slice(0, 3)
+        + "-"
+        + mobile.str.slice(3, 6)
+        + "-"
         + mobile.str.slice(6),
         6: "+1 (212) 4" + body.str.slice(0, 2) + "-" + body.str.slice(2, 6),
         7: "+44 7400 " + body.str.slice(0, 6),
@@ -88,8 +131,11 @@ def _measure(n: int, arrow: bool, smart: bool | None = None) -> dict[str, Any]:
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
     plan = plan_campaign(
-        df, number_col="phone", content=SMART_TEMPLATE if smart is not None else TEMPLATE,
-        prices={91: 0.0025}, smart_encoding=bool(smart)
+        df,
+        number_col="phone",
+        content=SMART_TEMPLATE if smart is not None else TEMPLATE,
+        prices={91: 0.0025},
+        smart_encoding=bool(smart),
     )
     wall = time.perf_counter() - t0
     s = plan.summary()
@@ -111,20 +157,35 @@ def run(n: int = 1_000_000) -> list[dict[str, Any]]:
         label = "pyarrow str" if arrow else "python object"
         out = subprocess.run(
             [sys.executable, __file__, "--child", str(n), "1" if arrow else "0"],
-            capture_output=True, text=True, check=True, cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
         )
         m = json.loads(out.stdout.strip().splitlines()[-1])
         rows += [
-            {"name": f"plan {n:,} rows ({label}) wall", "value": round(m["wall_s"], 2),
-             "unit": "s"},
+            {
+                "name": f"plan {n:,} rows ({label}) wall",
+                "value": round(m["wall_s"], 2),
+                "unit": "s",
+            },
             {"name": f"plan {n:,} rows ({label}) target", "value": TARGET_S, "unit": "s"},
-            {"name": f"plan {n:,} rows ({label}) peak RSS", "value": round(m["peak_rss_mb"]),
-             "unit": "MB"},
-            {"name": f"plan {n:,} rows ({label}) RSS before planning",
-             "value": round(m["rss_before_mb"]), "unit": "MB"},
+            {
+                "name": f"plan {n:,} rows ({label}) peak RSS",
+                "value": round(m["peak_rss_mb"]),
+                "unit": "MB",
+            },
+            {
+                "name": f"plan {n:,} rows ({label}) RSS before planning",
+                "value": round(m["rss_before_mb"]),
+                "unit": "MB",
+            },
             {"name": f"plan {n:,} rows ({label}) ready rows", "value": m["ready"], "unit": "rows"},
-            {"name": f"plan {n:,} rows ({label}) requests", "value": m["requests"],
-             "unit": "requests"},
+            {
+                "name": f"plan {n:,} rows ({label}) requests",
+                "value": m["requests"],
+                "unit": "requests",
+            },
             {"name": f"plan {n:,} rows ({label}) phone dtype", "value": m["dtype"], "unit": ""},
         ]
     return rows
@@ -146,10 +207,16 @@ def run_smart(n: int = 1_000_000) -> list[dict[str, Any]]:
         out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
         walls[smart] = json.loads(out.stdout.strip().splitlines()[-1])["wall_s"]
     return [
-        {"name": f"plan {n:,} rows, smart_encoding=False", "value": round(walls[False], 2),
-         "unit": "s"},
-        {"name": f"plan {n:,} rows, smart_encoding=True", "value": round(walls[True], 2),
-         "unit": "s"},
+        {
+            "name": f"plan {n:,} rows, smart_encoding=False",
+            "value": round(walls[False], 2),
+            "unit": "s",
+        },
+        {
+            "name": f"plan {n:,} rows, smart_encoding=True",
+            "value": round(walls[True], 2),
+            "unit": "s",
+        },
         {"name": "smart / plain", "value": round(walls[True] / walls[False], 2), "unit": "x"},
         {"name": "smart / plain target", "value": SMART_TARGET, "unit": "x"},
     ]

@@ -68,9 +68,11 @@ GSM7_EXTENSION = "^{}\\[~]|€\f"
 _BASIC = frozenset(GSM7_BASIC)
 _EXTENSION = frozenset(GSM7_EXTENSION)
 #: Character class of the basic alphabet, usable by Python ``re`` and by pyarrow (RE2).
-GSM7_BASIC_CLASS = "[" + "".join(
-    c if c.isalnum() or ord(c) >= 0x100 else f"\\x{ord(c):02x}" for c in GSM7_BASIC
-) + "]"
+GSM7_BASIC_CLASS = (
+    "["
+    + "".join(c if c.isalnum() or ord(c) >= 0x100 else f"\\x{ord(c):02x}" for c in GSM7_BASIC)
+    + "]"
+)
 _ONLY_BASIC = re.compile(GSM7_BASIC_CLASS + "*")
 
 
@@ -367,8 +369,7 @@ def _render_column(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     rendered = [format_value(u) for u in uniques]
     bad = np.array([r is not None and has_surrogate(r) for r in rendered] + [False], dtype=bool)
     table = np.array(
-        [r if r is not None and not b else "" for r, b in zip(rendered, bad, strict=False)]
-        + [""],
+        [r if r is not None and not b else "" for r, b in zip(rendered, bad, strict=False)] + [""],
         dtype=object,
     )
     miss = np.array([r is None for r in rendered] + [True], dtype=bool)

@@ -35,7 +35,7 @@ MAX_MO_PAGE_SIZE = 100
 MAX_WINDOW_DAYS = 31
 
 #: Characters outside the Basic Multilingual Plane: 2 UTF-16 units each (most emoji).
-ASTRAL = "[\U00010000-\U0010FFFF]"
+ASTRAL = "[\U00010000-\U0010ffff]"
 _ASTRAL_RE = re.compile(ASTRAL)
 #: A lone (unpaired) surrogate: not text; no encoder (UTF-8, the API's JSON) accepts it.
 SURROGATE = "[\ud800-\udfff]"

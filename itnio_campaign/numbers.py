@@ -73,8 +73,16 @@ _MINUS = ("-", "\u2212")
 
 # Every number type phonenumbers knows; a number is valid if it matches any of them.
 _TYPES_BY_FREQUENCY = (
-    "mobile", "fixed_line", "toll_free", "premium_rate", "shared_cost", "voip",
-    "personal_number", "pager", "uan", "voicemail",
+    "mobile",
+    "fixed_line",
+    "toll_free",
+    "premium_rate",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
 )
 
 

@@ -28,24 +28,24 @@ DEFAULT_PAUSE_RATE = 0.5
 class SendOptions:
     """How a campaign is sent; one value from the API, the CLI and the form alike.
 
-    ``concurrency``: requests in flight. ``rate``: at most this many numbers (SMS) per
-    second; ``request_rate``: at most this many requests per second (the provider's
-    limit is not documented). ``max_failed_batches``: halt after this many failed requests
-    in a row (None: never). ``progress``: show a progress bar.
+        ``concurrency``: requests in flight. ``rate``: at most this many numbers (SMS) per
+        second; ``request_rate``: at most this many requests per second (the provider's
+        limit is not documented). ``max_failed_batches``: halt after this many failed requests
+        in a row (None: never). ``progress``: show a progress bar.
 
-Automatic pause: ``pause_window`` and ``pause_rate`` halt the campaign when, over the last
-``pause_window`` requests, the share whose outcome was ``rejected`` or ``unknown`` is above
-``pause_rate`` (the reason shows the rate). Judged only once that many requests were made,
-so a short run of bad luck in a small campaign does not stop it (``max_failed_batches``
-covers consecutive failures). ``pause_window=None`` turns it off.
+    Automatic pause: ``pause_window`` and ``pause_rate`` halt the campaign when, over the last
+    ``pause_window`` requests, the share whose outcome was ``rejected`` or ``unknown`` is above
+    ``pause_rate`` (the reason shows the rate). Judged only once that many requests were made,
+    so a short run of bad luck in a small campaign does not stop it (``max_failed_batches``
+    covers consecutive failures). ``pause_window=None`` turns it off.
 
->>> SendOptions(pause_window=20, pause_rate=0.25).pause_rate
-0.25
+    >>> SendOptions(pause_window=20, pause_rate=0.25).pause_rate
+    0.25
 
-    >>> SendOptions(concurrency=0)
-    Traceback (most recent call last):
-    ...
-    itnio_campaign.errors.UsageError: concurrency must be a whole number of at least 1, not 0
+        >>> SendOptions(concurrency=0)
+        Traceback (most recent call last):
+        ...
+        itnio_campaign.errors.UsageError: concurrency must be a whole number of at least 1, not 0
     """
 
     concurrency: int = 8

@@ -192,18 +192,22 @@ class PlanSummary:
         for enc, n in self.encodings.items():
             lines.append((f"  {enc} messages", f"{n:,}"))
         if self.segments_per_message:
-            lines.append((
-                "  segments per message",
-                " · ".join(f"{k}: {n:,}" for k, n in self.segments_per_message.items()),
-            ))
+            lines.append(
+                (
+                    "  segments per message",
+                    " · ".join(f"{k}: {n:,}" for k, n in self.segments_per_message.items()),
+                )
+            )
         if self.truncated_rows:
             lines.append(("  shortened to fit the cap", f"{self.truncated_rows:,}"))
         if self.utf16_rows:
-            lines.append((
-                "  messages with emoji",
-                f"{self.utf16_rows:,}, counted as UTF-16 units against the "
-                f"{MAX_CONTENT_CHARS:,} limit",
-            ))
+            lines.append(
+                (
+                    "  messages with emoji",
+                    f"{self.utf16_rows:,}, counted as UTF-16 units against the "
+                    f"{MAX_CONTENT_CHARS:,} limit",
+                )
+            )
         lines += self._ucs2_lines()
         if self.estimated_cost is None:
             cost = "unknown (no prices given)"
@@ -284,9 +288,7 @@ class PlanSummary:
 
     def to_frame(self) -> pd.DataFrame:
         """The summary as a two-column frame (metric, value), as printed."""
-        return pd.DataFrame(
-            [(k.strip(), v) for k, v in self._lines()], columns=["metric", "value"]
-        )
+        return pd.DataFrame([(k.strip(), v) for k, v in self._lines()], columns=["metric", "value"])
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values (Decimal kept; skipped keys joined as ``"state: reason"``)."""
@@ -308,8 +310,14 @@ class PlanSummary:
             "utf16_rows": self.utf16_rows,
             "segments_per_message": dict(self.segments_per_message),
             "ucs2_characters": [
-                {"char": c.char, "name": c.name, "rows": c.rows, "sources": list(c.sources),
-                 "replacement": c.replacement} for c in self.ucs2_characters
+                {
+                    "char": c.char,
+                    "name": c.name,
+                    "rows": c.rows,
+                    "sources": list(c.sources),
+                    "replacement": c.replacement,
+                }
+                for c in self.ucs2_characters
             ],
             "ucs2_extra_segments": self.ucs2_extra_segments,
             "ucs2_extra_cost": self.ucs2_extra_cost,
@@ -364,8 +372,14 @@ class Plan:
         fingerprint: str,
     ) -> Plan:
         """A plan rebuilt from stored parts (the ledger); prices come back from ``settings``."""
-        return cls(source, recipients, list(batches), dict(settings), fingerprint,
-                   prices=_parse_prices(settings.get("prices")))
+        return cls(
+            source,
+            recipients,
+            list(batches),
+            dict(settings),
+            fingerprint,
+            prices=_parse_prices(settings.get("prices")),
+        )
 
     def summary(self) -> PlanSummary:
         """Counts by state and reason, requests, segments and the estimated cost."""
@@ -744,8 +758,10 @@ def _check_cap(df: pd.DataFrame, max_segments: int | None, on_long: str) -> str 
     """The column to truncate (``on_long="truncate:<column>"``), or ``None`` (skip)."""
     if max_segments is None:
         return None
-    if isinstance(max_segments, bool) or not isinstance(max_segments, int | np.integer) or (
-        max_segments < 1
+    if (
+        isinstance(max_segments, bool)
+        or not isinstance(max_segments, int | np.integer)
+        or (max_segments < 1)
     ):
         raise UsageError(f"max_segments must be a whole number >= 1, got {max_segments!r}")
     if on_long == "skip":
@@ -1165,8 +1181,12 @@ def plan_campaign(
     order_ids = np.full(n, None, dtype=object)
     order_ids[positions] = ready_ids
     batches = make_batches(
-        ready_numbers, ccodes[positions], np.asarray(uniques, dtype=object), ready_ids,
-        positions, sender_id,
+        ready_numbers,
+        ccodes[positions],
+        np.asarray(uniques, dtype=object),
+        ready_ids,
+        positions,
+        sender_id,
     )
 
     recipients = pd.DataFrame(

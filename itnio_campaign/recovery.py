@@ -90,9 +90,7 @@ async def send_with_ledger(
                 "send_test(plan, client, seeds=[...], ledger=...) first (a changed message or "
                 "list needs a new test)"
             )
-        return await _continue(
-            ledger, plan, client, options, on_progress, stopper, gating=gating
-        )
+        return await _continue(ledger, plan, client, options, on_progress, stopper, gating=gating)
 
 
 class AlreadySentError(UsageError):
@@ -108,7 +106,7 @@ class AlreadySentError(UsageError):
             f"this campaign (the same recipients and message) was already sent from the "
             f"ledger {ledger}; continue that one (resume_campaign / itnio-campaign resume "
             f"{ledger}) so nobody gets it twice, or choose send_again=True (--send-again, "
-            "\"send again to everyone\" in the form) to send it to everyone again"
+            '"send again to everyone" in the form) to send it to everyone again'
         )
 
 
@@ -447,8 +445,6 @@ def rebuild_result(
     return result
 
 
-
-
 def _apply_reconciliation(result: CampaignResult, rec: Reconciliation) -> None:
     if rec.found:
         positions = [p for p, _ in rec.found]
@@ -557,9 +553,7 @@ async def _reconcile(
     windows = _unknown_windows(ledger, unknown, margin_s)
     oldest = now - SENT_RECORDS_RETENTION_DAYS * 86400 + 3600
     decidable = {
-        p
-        for p, (lo, hi, _) in windows.items()
-        if hi + min_age_s - margin_s <= now and lo > oldest
+        p for p, (lo, hi, _) in windows.items() if hi + min_age_s - margin_s <= now and lo > oldest
     }
     notes = []
     if len(decidable) < len(unknown):

@@ -59,6 +59,7 @@ class PlanLike(Protocol):
 #: ``missing`` (see :attr:`CampaignResult.remaining`); ``completed`` means nobody is left.
 CampaignStatus = Literal["planned", "running", "completed", "incomplete", "stopped", "halted"]
 
+
 @dataclass(frozen=True)
 class OutcomeColumns:
     """The names the outcome columns got in :attr:`CampaignResult.frame`.

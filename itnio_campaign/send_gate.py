@@ -69,9 +69,7 @@ class SendGate:
     #: Fingerprints of plans this form sent (for a form without a ledger folder).
     sent: set[str] = field(default_factory=set)
 
-    def planned(
-        self, key: Key, ready: int, *, earlier: EarlierCampaign | None = None
-    ) -> None:
+    def planned(self, key: Key, ready: int, *, earlier: EarlierCampaign | None = None) -> None:
         """A dry run of the settings ``key`` found ``ready`` recipients."""
         self.planned_key, self.ready, self.earlier = key, ready, earlier
 

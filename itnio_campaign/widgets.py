@@ -181,9 +181,7 @@ def skipped_html(plan: Any, df: pd.DataFrame, number_col: Any) -> str:
     )
 
 
-def campaign_words(
-    earlier: EarlierCampaign | None, n: int, send_again: bool
-) -> tuple[str, str]:
+def campaign_words(earlier: EarlierCampaign | None, n: int, send_again: bool) -> tuple[str, str]:
     """(the note above Send, the confirmation's label) for a new campaign, a continuation
     of an earlier one, or a send to everyone again.
 

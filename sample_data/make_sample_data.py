@@ -30,9 +30,34 @@ ROWS = 3000
 HERE = Path(__file__).resolve().parent
 
 FIRST_NAMES = [
-    "Aarav", "Vivaan", "Aditya", "Arjun", "Sai", "Ishaan", "Diya", "Ananya", "Saanvi",
-    "Anika", "Navya", "Riya", "Priya", "Rahul", "Amit", "Sneha", "Pooja", "Neha", "Vikram",
-    "Karan", "Meera", "Rohan", "Kavya", "Arnav", "Tanvi", "Harsh", "Nikhil", "Lakshmi",
+    "Aarav",
+    "Vivaan",
+    "Aditya",
+    "Arjun",
+    "Sai",
+    "Ishaan",
+    "Diya",
+    "Ananya",
+    "Saanvi",
+    "Anika",
+    "Navya",
+    "Riya",
+    "Priya",
+    "Rahul",
+    "Amit",
+    "Sneha",
+    "Pooja",
+    "Neha",
+    "Vikram",
+    "Karan",
+    "Meera",
+    "Rohan",
+    "Kavya",
+    "Arnav",
+    "Tanvi",
+    "Harsh",
+    "Nikhil",
+    "Lakshmi",
 ]
 NON_GSM_NAMES = ["Zoë", "Łukasz", "राहुल", "प्रिया", "محمد", "فاطمة", "Sam 😀", "Şebnem"]
 FOREIGN_NAMES = {
@@ -43,9 +68,15 @@ FOREIGN_NAMES = {
     "NG": ["Chinedu", "Ngozi", "Emeka", "Aisha"],
 }
 STORES = {
-    "IN": [("Connaught Place", "New Delhi"), ("MG Road", "Bengaluru"),
-           ("Bandra West", "Mumbai"), ("Park Street", "Kolkata"), ("T. Nagar", "Chennai"),
-           ("Banjara Hills", "Hyderabad"), ("FC Road", "Pune")],
+    "IN": [
+        ("Connaught Place", "New Delhi"),
+        ("MG Road", "Bengaluru"),
+        ("Bandra West", "Mumbai"),
+        ("Park Street", "Kolkata"),
+        ("T. Nagar", "Chennai"),
+        ("Banjara Hills", "Hyderabad"),
+        ("FC Road", "Pune"),
+    ],
     "US": [("Fifth Avenue", "New York")],
     "GB": [("Oxford Street", "London")],
     "DE": [("Kurfürstendamm", "Berlin")],
@@ -79,8 +110,19 @@ def _format(rng: random.Random, country: str, nsn: str) -> tuple[Any, str]:
     e164 = cc + nsn
     if country == "IN":
         choice = rng.choices(
-            ["intl_spaced", "intl_plain", "national", "trunk", "dashed", "00", "float",
-             "sci", "parens", "dots", "apostrophe"],
+            [
+                "intl_spaced",
+                "intl_plain",
+                "national",
+                "trunk",
+                "dashed",
+                "00",
+                "float",
+                "sci",
+                "parens",
+                "dots",
+                "apostrophe",
+            ],
             weights=[22, 12, 18, 6, 8, 5, 12, 3, 4, 3, 2],
         )[0]
     else:
@@ -123,8 +165,9 @@ def make_rows(seed: int = SEED, rows: int = ROWS) -> tuple[list[dict[str, Any]],
         if roll < 0.04 and people:  # the same person again, spelled another way
             country, nsn = rng.choice(people)
         else:
-            country = rng.choices([c for c, _ in COUNTRY_WEIGHTS],
-                                  weights=[w for _, w in COUNTRY_WEIGHTS])[0]
+            country = rng.choices(
+                [c for c, _ in COUNTRY_WEIGHTS], weights=[w for _, w in COUNTRY_WEIGHTS]
+            )[0]
             nsn = _valid_nsn(rng, country)
             people.append((country, nsn))
         phone, region = _format(rng, country, nsn)
@@ -141,14 +184,16 @@ def make_rows(seed: int = SEED, rows: int = ROWS) -> tuple[list[dict[str, Any]],
         store, city = rng.choice(STORES[country])
         if rng.random() < 0.01:
             store = None
-        out.append({
-            "phone": phone,
-            "first_name": name,
-            "store": store,
-            "city": city,
-            "region": region,
-            "customer_id": f"C{100000 + i}",
-        })
+        out.append(
+            {
+                "phone": phone,
+                "first_name": name,
+                "store": store,
+                "city": city,
+                "region": region,
+                "customer_id": f"C{100000 + i}",
+            }
+        )
     # data entry accident: a whole paragraph pasted into a name
     blob = "Customer asked us to call back later about the order. " * 21
     out[1234]["first_name"] = blob.strip()

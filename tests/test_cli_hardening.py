@@ -109,9 +109,7 @@ def test_a_plain_http_base_url_is_refused_without_a_credentials_hint(
     no_traceback(proc)
 
 
-def test_resume_of_a_read_only_ledger_copy_is_a_clear_line(
-    tmp_path: Path, csv_file: Path
-) -> None:
+def test_resume_of_a_read_only_ledger_copy_is_a_clear_line(tmp_path: Path, csv_file: Path) -> None:
     not_a_ledger = tmp_path / "x.sqlite"
     pd.DataFrame({"a": [1]}).to_csv(not_a_ledger)
     proc = run(["resume", str(not_a_ledger)], tmp_path, clean_env())

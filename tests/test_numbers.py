@@ -144,8 +144,10 @@ def test_default_region_checked() -> None:
 
 
 def test_index_preserved_and_input_untouched() -> None:
-    s = pd.Series(["+91 8563012345", None, "x"], index=pd.MultiIndex.from_tuples(
-        [("a", 1), ("a", 1), ("b", 2)]))
+    s = pd.Series(
+        ["+91 8563012345", None, "x"],
+        index=pd.MultiIndex.from_tuples([("a", 1), ("a", 1), ("b", 2)]),
+    )
     before = s.copy(deep=True)
     out = normalize_numbers(s)
     assert out.index.equals(s.index)
@@ -172,13 +174,36 @@ def test_ready_numbers_have_8_to_15_digits() -> None:
 
 # --- the vectorised fast path must agree with phonenumbers, value by value ----------------
 
-_prefixes = st.sampled_from(["+91", "91", "0091", "0", "", "+1", "1", "+44", "44", "+49",
-                             "+55", "+234", "+7", "+39", "+61", "+800", "+262", "00"])
+_prefixes = st.sampled_from(
+    [
+        "+91",
+        "91",
+        "0091",
+        "0",
+        "",
+        "+1",
+        "1",
+        "+44",
+        "44",
+        "+49",
+        "+55",
+        "+234",
+        "+7",
+        "+39",
+        "+61",
+        "+800",
+        "+262",
+        "00",
+    ]
+)
 _bodies = st.text(alphabet="0123456789", min_size=0, max_size=13)
 
 
-_rows = st.lists(st.tuples(_prefixes, _bodies, st.sampled_from(["IN", "US", "GB", "DE"])),
-                 min_size=1, max_size=40)
+_rows = st.lists(
+    st.tuples(_prefixes, _bodies, st.sampled_from(["IN", "US", "GB", "DE"])),
+    min_size=1,
+    max_size=40,
+)
 
 
 @settings(max_examples=100, deadline=None)
@@ -205,16 +230,23 @@ def _check_agreement(rows: list[tuple[str, str, str]]) -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.sampled_from(["IN", "US", "GB", "DE", "BR", "NG"]), min_size=1, max_size=30),
-       st.randoms(use_true_random=False))
+@given(
+    st.lists(st.sampled_from(["IN", "US", "GB", "DE", "BR", "NG"]), min_size=1, max_size=30),
+    st.randoms(use_true_random=False),
+)
 def test_valid_generated_numbers_are_ready(countries: list[str], rnd) -> None:  # type: ignore[no-untyped-def]
     values, expected = [], []
     for c in countries:
         example = phonenumbers.example_number_for_type(c, phonenumbers.PhoneNumberType.MOBILE)
         e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
-        spelled = rnd.choice([e164, "00" + e164[1:], e164[1:],
-                              phonenumbers.format_number(
-                                  example, phonenumbers.PhoneNumberFormat.INTERNATIONAL)])
+        spelled = rnd.choice(
+            [
+                e164,
+                "00" + e164[1:],
+                e164[1:],
+                phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.INTERNATIONAL),
+            ]
+        )
         values.append(spelled)
         expected.append(e164[1:])
     out = normalize_numbers(pd.Series(values, dtype="str"))

@@ -30,8 +30,9 @@ SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 TEMPLATE = "Hi {first_name}, 20% off today at {store}!"
 
 
-def frame(phones: list[object], names: list[object] | None = None, **extra: list[object]
-          ) -> pd.DataFrame:
+def frame(
+    phones: list[object], names: list[object] | None = None, **extra: list[object]
+) -> pd.DataFrame:
     names = names if names is not None else [f"N{i}" for i in range(len(phones))]
     return pd.DataFrame({"phone": phones, "first_name": names, "store": "MG Road", **extra})
 
@@ -198,7 +199,10 @@ def test_same_content_goes_to_send_sms_in_thousands() -> None:
     df = pd.DataFrame({"phone": [mobile(i) for i in range(2500)]})
     plan = plan_campaign(df, content="Sale today!")
     assert [(b.endpoint, b.size) for b in plan.batches] == [
-        ("sendSms", 1000), ("sendSms", 1000), ("sendSms", 500)]
+        ("sendSms", 1000),
+        ("sendSms", 1000),
+        ("sendSms", 500),
+    ]
     assert [b.batch_id for b in plan.batches] == [0, 1, 2]
 
 
@@ -269,26 +273,63 @@ def test_index_order_preserved_and_input_untouched(index: pd.Index) -> None:
     assert plan.source is df
     assert plan.recipients.index.equals(index)
     assert plan.recipients["state"].tolist() == [
-        READY, SKIPPED_INVALID, SKIPPED_MISSING_FIELD, SKIPPED_DUPLICATE]
+        READY,
+        SKIPPED_INVALID,
+        SKIPPED_MISSING_FIELD,
+        SKIPPED_DUPLICATE,
+    ]
 
 
 # --- property test over generated frames ----------------------------------------------------
 
 PHONE_POOL = [
-    "+91 98765 43210", "9876543210", "09876543210", "919876543210.0", 919876543210.0,
-    "9.18765e+11", "0091-98111-22233", "+91 98111 22233", "+1 212 456 7890", "+44 7400 123456",
-    "+49 1512 3456789", "", None, np.nan, "abc", "+91 12345", "98765", "+55 11 91234-5678",
+    "+91 98765 43210",
+    "9876543210",
+    "09876543210",
+    "919876543210.0",
+    919876543210.0,
+    "9.18765e+11",
+    "0091-98111-22233",
+    "+91 98111 22233",
+    "+1 212 456 7890",
+    "+44 7400 123456",
+    "+49 1512 3456789",
+    "",
+    None,
+    np.nan,
+    "abc",
+    "+91 12345",
+    "98765",
+    "+55 11 91234-5678",
 ]
-NAME_POOL = ["Ann", "Zoë", "Łukasz", "राहुल", "محمد", "Sam 😀", None, np.nan, "", "€uro", 3.0,
-             "x" * 1030]
+NAME_POOL = [
+    "Ann",
+    "Zoë",
+    "Łukasz",
+    "राहुल",
+    "محمد",
+    "Sam 😀",
+    None,
+    np.nan,
+    "",
+    "€uro",
+    3.0,
+    "x" * 1030,
+]
 
 
 @st.composite
 def frames(draw: st.DrawFn) -> pd.DataFrame:
     n = draw(st.integers(1, 60))
-    phones = draw(st.lists(st.one_of(st.sampled_from(PHONE_POOL),
-                                     st.integers(6_000_000_000, 9_999_999_999).map(str)),
-                           min_size=n, max_size=n))
+    phones = draw(
+        st.lists(
+            st.one_of(
+                st.sampled_from(PHONE_POOL), st.integers(6_000_000_000, 9_999_999_999).map(str)
+            ),
+            min_size=n,
+            max_size=n,
+        )
+    )
     names = draw(st.lists(st.sampled_from(NAME_POOL), min_size=n, max_size=n))
     index_kind = draw(st.sampled_from(["range", "dup", "str", "multi"]))
     index: pd.Index
@@ -300,21 +341,35 @@ def frames(draw: st.DrawFn) -> pd.DataFrame:
         index = pd.Index([f"k{n - i}" for i in range(n)])
     else:
         index = pd.MultiIndex.from_arrays([[i % 2 for i in range(n)], [f"r{i}" for i in range(n)]])
-    return pd.DataFrame({"phone": pd.Series(phones, dtype=object).to_numpy(),
-                         "first_name": pd.Series(names, dtype=object).to_numpy(),
-                         "store": "Pune"}, index=index)
+    return pd.DataFrame(
+        {
+            "phone": pd.Series(phones, dtype=object).to_numpy(),
+            "first_name": pd.Series(names, dtype=object).to_numpy(),
+            "store": "Pune",
+        },
+        index=index,
+    )
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(frames(), st.booleans())
 def test_properties(df: pd.DataFrame, suppress: bool) -> None:
     before = df.copy(deep=True)
-    plan = plan_campaign(df, content=TEMPLATE, prices=0.01,
-                         suppress=["+91 98111 22233"] if suppress else None)
+    plan = plan_campaign(
+        df, content=TEMPLATE, prices=0.01, suppress=["+91 98111 22233"] if suppress else None
+    )
     pd.testing.assert_frame_equal(df, before)  # never mutated
     rec = plan.recipients
     assert rec.index.equals(df.index) and list(rec.columns) == [
-        "number", "order_id", "content", "encoding", "segments", "state", "reason", "ucs2_chars"]
+        "number",
+        "order_id",
+        "content",
+        "encoding",
+        "segments",
+        "state",
+        "reason",
+        "ucs2_chars",
+    ]
     assert set(rec["state"]) <= {READY, *SKIPPED_STATES}  # exactly one state per row
     s = plan.summary()
     assert s.rows == len(df) == sum(s.counts.values()) == s.ready + sum(s.skipped.values())
@@ -347,8 +402,9 @@ class FakeBalanceClient:
 
 
 async def test_check_balance_adds_to_summary() -> None:
-    plan = plan_campaign(frame([mobile(i) for i in range(10)]), content=TEMPLATE,
-                         prices={91: "0.5"})
+    plan = plan_campaign(
+        frame([mobile(i) for i in range(10)]), content=TEMPLATE, prices={91: "0.5"}
+    )
     s = await plan.check_balance(FakeBalanceClient("2"))
     assert s.estimated_cost == Decimal("5.0")
     assert s.available == Decimal("3") and s.enough_balance is False
@@ -372,7 +428,9 @@ def test_summary_views() -> None:
     s = plan.summary()
     assert isinstance(s, PlanSummary)
     assert s.as_dict()["skipped"] == {
-        "skipped_invalid: not_a_phone_number": 1, "skipped_invalid: empty": 1}
+        "skipped_invalid: not_a_phone_number": 1,
+        "skipped_invalid: empty": 1,
+    }
     assert "<table>" in s._repr_html_() and "skipped_invalid" in s._repr_html_()
     f = s.to_frame()
     assert list(f.columns) == ["metric", "value"] and f.iloc[0].tolist() == ["rows", "3"]
@@ -390,8 +448,13 @@ def test_settings_are_json() -> None:
 
 def test_restore_gives_the_same_summary() -> None:
     plan = plan_campaign(frame([mobile(1), "x"]), content=TEMPLATE, prices={91: 0.1})
-    again = Plan.restore(source=plan.source, recipients=plan.recipients, batches=plan.batches,
-                         settings=plan.settings, fingerprint=plan.fingerprint)
+    again = Plan.restore(
+        source=plan.source,
+        recipients=plan.recipients,
+        batches=plan.batches,
+        settings=plan.settings,
+        fingerprint=plan.fingerprint,
+    )
     assert str(again.summary()) == str(plan.summary())
 
 
@@ -448,8 +511,14 @@ def _sample_plan(kind: str) -> Plan:
         df = pd.read_csv(SAMPLE / "contacts.csv", dtype=str)
     else:
         df = pd.read_excel(SAMPLE / "contacts.xlsx")
-    return plan_campaign(df, content=TEMPLATE, sender_id="ACME", region_col="region",
-                         suppress=SAMPLE / "opt_outs.csv", prices=SAMPLE_PRICES)
+    return plan_campaign(
+        df,
+        content=TEMPLATE,
+        sender_id="ACME",
+        region_col="region",
+        suppress=SAMPLE / "opt_outs.csv",
+        prices=SAMPLE_PRICES,
+    )
 
 
 @pytest.mark.parametrize("kind", ["csv", "xlsx"])
@@ -462,16 +531,18 @@ def test_sample_data_summary(kind: str) -> None:
 def test_sample_data_matches_its_generator(tmp_path: Path) -> None:
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("make_sample_data",
-                                                  SAMPLE / "make_sample_data.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_sample_data", SAMPLE / "make_sample_data.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.write(tmp_path)
     for name in ("contacts.csv", "opt_outs.csv"):
         assert (tmp_path / name).read_bytes() == (SAMPLE / name).read_bytes(), name
-    pd.testing.assert_frame_equal(pd.read_excel(tmp_path / "contacts.xlsx"),
-                                  pd.read_excel(SAMPLE / "contacts.xlsx"))
+    pd.testing.assert_frame_equal(
+        pd.read_excel(tmp_path / "contacts.xlsx"), pd.read_excel(SAMPLE / "contacts.xlsx")
+    )
     # the copy the demo ships inside the package is the same file
     packaged = SAMPLE.parent / "itnio_campaign" / "sample_data" / "contacts.csv"
     assert packaged.read_bytes() == (SAMPLE / "contacts.csv").read_bytes()

@@ -56,13 +56,21 @@ class Caller:
         return h
 
     async def call(
-        self, method: str, endpoint: str, *, headers: dict[str, str] | None = None,
-        timeout: float | None = None, **kwargs: Any,
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
     ) -> tuple[int, Any]:
         t = aiohttp.ClientTimeout(total=timeout) if timeout else None
         async with self.session.request(
-            method, f"{self.sb.url}/{endpoint}", headers=headers or self.headers(),
-            timeout=t, **kwargs,
+            method,
+            f"{self.sb.url}/{endpoint}",
+            headers=headers or self.headers(),
+            timeout=t,
+            **kwargs,
         ) as r:
             self.last_headers = r.headers
             text = await r.text()
@@ -99,10 +107,15 @@ class Caller:
         return await self.get("getSentRcd", params)
 
     async def mo(self, start: str, end: str, current: Any = 1, size: Any = 100) -> dict[str, Any]:
-        return await self.post("recordMo", {
-            "appId": self.app_id, "current": current, "size": size,
-            "params": {"strTime": start, "endTime": end},
-        })
+        return await self.post(
+            "recordMo",
+            {
+                "appId": self.app_id,
+                "current": current,
+                "size": size,
+                "params": {"strTime": start, "endTime": end},
+            },
+        )
 
     async def balance(self) -> dict[str, Any]:
         return await self.get("getBalance", {})
@@ -140,18 +153,25 @@ def strings_only(obj: Any) -> bool:
 
 async def test_send_post_happy_path() -> None:
     async with serve(seed=1) as api:
-        answer = await api.send("91856321412,91856321413", "hello world", senderId="123",
-                                orderId="21412,21413")
+        answer = await api.send(
+            "91856321412,91856321413", "hello world", senderId="123", orderId="21412,21413"
+        )
         assert strings_only(answer)
         assert (answer["status"], answer["success"], answer["fail"]) == ("0", "2", "0")
         assert [(a["number"], a["orderId"]) for a in answer["array"]] == [
-            ("91856321412", "21412"), ("91856321413", "21413")]
+            ("91856321412", "21412"),
+            ("91856321413", "21413"),
+        ]
         ids = [a["msgId"] for a in answer["array"]]
         assert all(i.isdigit() and len(i) == 19 for i in ids) and len(set(ids)) == 2
         first = api.sb.accepted[0]
         assert isinstance(first, AcceptedMessage)
         assert (first.msg_id, first.content, first.sender_id, first.segments) == (
-            ids[0], "hello world", "123", 1)
+            ids[0],
+            "hello world",
+            "123",
+            1,
+        )
         assert api.sb.accept_counts() == {"21412": 1, "21413": 1}
         assert api.sb.balance == Decimal("1000") - 2 * Decimal("0.005")
 
@@ -177,14 +197,20 @@ async def test_invalid_prefixes_and_lengths_fail_per_number() -> None:
 async def test_send_get_decodes_url_encoded_content() -> None:
     content = "50% off & more + free, ünïcode 🎉"
     async with serve() as api:
-        answer = await api.get("sendSms", {
-            "appId": api.app_id, "numbers": numbers(100), "content": content,
-        })
+        answer = await api.get(
+            "sendSms",
+            {
+                "appId": api.app_id,
+                "numbers": numbers(100),
+                "content": content,
+            },
+        )
         assert (answer["status"], answer["success"]) == ("0", "100")
         assert api.sb.accepted[-1].content == content
         assert api.sb.accepted[-1].encoding == "UCS-2"
-        too_many = await api.get("sendSms", {
-            "appId": api.app_id, "numbers": numbers(101), "content": "x"})
+        too_many = await api.get(
+            "sendSms", {"appId": api.app_id, "numbers": numbers(101), "content": "x"}
+        )
         assert too_many["status"] == "-7"
         assert [r.method for r in api.sb.requests] == ["GET", "GET"]
 
@@ -242,13 +268,29 @@ async def test_templates_and_unpriced_prefixes() -> None:
 ALL_ENDPOINTS = [
     ("POST", "sendSms", {"json": {"appId": "sandbox-app", "numbers": NUM, "content": "x"}}),
     ("GET", "sendSms", {"params": {"appId": "sandbox-app", "numbers": NUM, "content": "x"}}),
-    ("POST", "sendSms/batch", {"json": {"appId": "sandbox-app",
-                                        "array": [{"numbers": NUM, "content": "x"}]}}),
+    (
+        "POST",
+        "sendSms/batch",
+        {"json": {"appId": "sandbox-app", "array": [{"numbers": NUM, "content": "x"}]}},
+    ),
     ("GET", "getReport", {"params": {"appId": "sandbox-app", "msgIds": "1"}}),
-    ("GET", "getSentRcd", {"params": {"appId": "sandbox-app", "startTime": iso(T0 - 60),
-                                      "endTime": iso(T0)}}),
-    ("POST", "recordMo", {"json": {"appId": "sandbox-app", "current": 1, "size": 10,
-                                   "params": {"strTime": iso(T0 - 60), "endTime": iso(T0)}}}),
+    (
+        "GET",
+        "getSentRcd",
+        {"params": {"appId": "sandbox-app", "startTime": iso(T0 - 60), "endTime": iso(T0)}},
+    ),
+    (
+        "POST",
+        "recordMo",
+        {
+            "json": {
+                "appId": "sandbox-app",
+                "current": 1,
+                "size": 10,
+                "params": {"strTime": iso(T0 - 60), "endTime": iso(T0)},
+            }
+        },
+    ),
     ("GET", "getBalance", {}),
 ]
 
@@ -261,11 +303,15 @@ async def test_auth_on_every_endpoint(
     async with serve(clock=clock) as api:
         good = api.headers()
         cases = {
-            "-1": [api.headers(**{"Api-Key": "wrong"}), api.headers(Sign="0" * 32),
-                   {k: v for k, v in good.items() if k != "Sign"}],
-            "-16": [api.sb.credentials.headers(int(T0) - 1801),
-                    {**good, "Timestamp": "soon",
-                     "Sign": md5_hex("sandbox-keysandbox-secretsoon")}],
+            "-1": [
+                api.headers(**{"Api-Key": "wrong"}),
+                api.headers(Sign="0" * 32),
+                {k: v for k, v in good.items() if k != "Sign"},
+            ],
+            "-16": [
+                api.sb.credentials.headers(int(T0) - 1801),
+                {**good, "Timestamp": "soon", "Sign": md5_hex("sandbox-keysandbox-secretsoon")},
+            ],
         }
         for code, headers in ((c, h) for c, hs in cases.items() for h in hs):
             _, answer = await api.call(method, endpoint, headers=headers, **request_kwargs)
@@ -333,11 +379,17 @@ async def test_insufficient_balance_accepts_nothing() -> None:
 
 async def test_batch_happy_path_flat_array() -> None:
     async with serve() as api:
-        answer = await api.batch([
-            {"numbers": "919800000001,919800000002", "content": "Hi A", "orderId": "a1,a2"},
-            {"numbers": "919800000003,5", "content": "Hi B", "senderId": "Shop",
-             "orderId": "b1,b2"},
-        ])
+        answer = await api.batch(
+            [
+                {"numbers": "919800000001,919800000002", "content": "Hi A", "orderId": "a1,a2"},
+                {
+                    "numbers": "919800000003,5",
+                    "content": "Hi B",
+                    "senderId": "Shop",
+                    "orderId": "b1,b2",
+                },
+            ]
+        )
         assert strings_only(answer)
         assert (answer["status"], answer["success"], answer["fail"]) == ("0", "3", "1")
         assert [a["orderId"] for a in answer["array"]] == ["a1", "a2", "b1"]
@@ -352,8 +404,10 @@ async def test_batch_happy_path_flat_array() -> None:
     [
         ([{"numbers": NUM, "content": "ok"}, {"numbers": NUM, "content": ""}], "-4"),
         ([{"numbers": NUM, "content": "ok"}, {"numbers": "12a", "content": "ok"}], "-9"),
-        ([{"numbers": numbers(600), "content": "a"}, {"numbers": numbers(401), "content": "b"}],
-         "-7"),
+        (
+            [{"numbers": numbers(600), "content": "a"}, {"numbers": numbers(401), "content": "b"}],
+            "-7",
+        ),
         ([], "-8"),
         (None, "-8"),
         ("919876543210", "-22"),
@@ -373,8 +427,9 @@ async def test_batch_rules_reject_whole_request(array: Any, code: str) -> None:
 
 async def test_batch_total_limit_is_a_knob() -> None:
     async with serve(batch_max_numbers=5) as api:
-        answer = await api.batch([{"numbers": numbers(3), "content": "a"},
-                                  {"numbers": numbers(3), "content": "b"}])
+        answer = await api.batch(
+            [{"numbers": numbers(3), "content": "a"}, {"numbers": numbers(3), "content": "b"}]
+        )
         assert answer["status"] == "-7"
         answer = await api.batch([{"numbers": numbers(5), "content": "a"}])
         assert answer["status"] == "0"
@@ -385,15 +440,19 @@ async def test_batch_total_limit_is_a_knob() -> None:
 
 @pytest.mark.parametrize(
     ("fault", "http", "retry_after"),
-    [("http_500", 500, None), ("http_503", 503, "2.5"), ("http_429", 429, "2.5"),
-     ("http_502", 502, None)],
+    [
+        ("http_500", 500, None),
+        ("http_503", 503, "2.5"),
+        ("http_429", 429, "2.5"),
+        ("http_502", 502, None),
+    ],
 )
 async def test_http_faults_accept_nothing(fault: str, http: int, retry_after: str | None) -> None:
     async with serve(retry_after=2.5) as api:
         api.sb.inject("sendSms", fault)
-        status, _ = await api.call("POST", "sendSms",
-                                   json={"appId": api.app_id, "numbers": numbers(3),
-                                         "content": "x"})
+        status, _ = await api.call(
+            "POST", "sendSms", json={"appId": api.app_id, "numbers": numbers(3), "content": "x"}
+        )
         assert status == http
         assert api.last_headers.get("Retry-After") == retry_after
         assert len(api.sb.accepted) == 0 and api.sb.balance == Decimal("1000")
@@ -426,8 +485,7 @@ async def test_drop_after_accept_disconnects_and_accepts_once() -> None:
             await api.send("919800000001,919800000002", orderId="o1,o2")
         assert api.sb.accept_counts() == {"o1": 1, "o2": 1}
         assert api.sb.balance == Decimal("1000") - 2 * Decimal("0.005")
-        assert (api.sb.requests[-1].status, api.sb.requests[-1].fault) == (
-            "0", "drop_after_accept")
+        assert (api.sb.requests[-1].status, api.sb.requests[-1].fault) == ("0", "drop_after_accept")
         assert (await api.send(NUM))["status"] == "0"  # the server keeps serving
 
 
@@ -436,8 +494,11 @@ async def test_delay_after_accept_times_out_the_client_but_accepts_once() -> Non
         api.sb.inject("sendSms", "delay_after_accept")
         started = time.monotonic()
         with pytest.raises(asyncio.TimeoutError):
-            await api.post("sendSms", {"appId": api.app_id, "numbers": "919800000001",
-                                       "content": "x", "orderId": "o1"}, timeout=0.3)
+            await api.post(
+                "sendSms",
+                {"appId": api.app_id, "numbers": "919800000001", "content": "x", "orderId": "o1"},
+                timeout=0.3,
+            )
         assert time.monotonic() - started < 5
         assert api.sb.accept_counts() == {"o1": 1}
         assert len(api.sb.accepted) == 1
@@ -447,8 +508,9 @@ async def test_delay_after_accept_times_out_the_client_but_accepts_once() -> Non
 async def test_delay_after_accept_answers_late() -> None:
     async with serve(slow_answer_seconds=0.2) as api:
         api.sb.inject("sendSms", "delay_after_accept")
-        answer = await api.post("sendSms", {"appId": api.app_id, "numbers": NUM,
-                                            "content": "x"}, timeout=5)
+        answer = await api.post(
+            "sendSms", {"appId": api.app_id, "numbers": NUM, "content": "x"}, timeout=5
+        )
         assert answer["status"] == "0"
         record = api.sb.requests[-1]
         assert record.finished - record.started >= 0.2
@@ -477,12 +539,16 @@ def test_bad_fault_or_endpoint_fails_at_once() -> None:
 
 
 async def fault_sequence(seed: int) -> list[str]:
-    async with serve(seed=seed, fault_rates={"http_503": 0.3, "api_-15": 0.2},
-                     fault_endpoints=["sendSms"]) as api:
+    async with serve(
+        seed=seed, fault_rates={"http_503": 0.3, "api_-15": 0.2}, fault_endpoints=["sendSms"]
+    ) as api:
         for i in range(40):
             with contextlib.suppress(aiohttp.ClientError):
-                await api.call("POST", "sendSms", json={
-                    "appId": api.app_id, "numbers": str(919800000000 + i), "content": "x"})
+                await api.call(
+                    "POST",
+                    "sendSms",
+                    json={"appId": api.app_id, "numbers": str(919800000000 + i), "content": "x"},
+                )
         assert {r.fault for r in api.sb.requests} <= {None, "http_503", "api_-15"}
         assert (await api.balance())["status"] == "0"  # getBalance is not in fault_endpoints
         accepted = {m.number for m in api.sb.accepted}
@@ -540,7 +606,11 @@ async def test_delivery_moves_from_sending_to_final() -> None:
         report = await api.report([*ids, "2100000000000000000"])
         assert strings_only(report)
         assert (report["sending"], report["success"], report["fail"], report["nofound"]) == (
-            "20", "0", "0", "1")
+            "20",
+            "0",
+            "0",
+            "1",
+        )
         assert {e["status"] for e in report["array"]} == {"-1"}
         assert [e["msgId"] for e in report["array"]] == ids
         clock.advance(2.0)  # delivery_delay's upper bound
@@ -568,8 +638,9 @@ async def test_settle_all_makes_delivery_final_now() -> None:
 
 async def test_report_lag_counts_queued_ids_as_nofound() -> None:
     clock = FakeClock()
-    async with serve(clock=clock, report_lag=1.0, delivery_delay=(0.0, 0.0),
-                     undelivered_rate=0.0) as api:
+    async with serve(
+        clock=clock, report_lag=1.0, delivery_delay=(0.0, 0.0), undelivered_rate=0.0
+    ) as api:
         ids = [a["msgId"] for a in (await api.send(numbers(2)))["array"]]
         assert (await api.report(ids))["nofound"] == "2"
         clock.advance(1.0)
@@ -613,7 +684,8 @@ async def test_sent_records_paging() -> None:
         assert {p["total"] for p in pages} == {"7"}
         records = [r for p in pages for r in p["array"]]
         assert [(r["msgId"], r["number"]) for r in records] == [
-            (s["msgId"], s["number"]) for s in sent]
+            (s["msgId"], s["number"]) for s in sent
+        ]
         assert {r["status"] for r in records} == {"0"}
         times = [datetime.fromisoformat(r["receiveTime"]).timestamp() for r in records]
         assert times == [T0 + 10 * (i + 1) for i in range(7)]
@@ -643,8 +715,9 @@ async def test_sent_records_mark_failed_deliveries() -> None:
         (iso(T0 - 31 * 86400), iso(T0), None, "0"),
     ],
 )
-async def test_sent_records_window_rules(start: str, end: str, index: str | None,
-                                         code: str) -> None:
+async def test_sent_records_window_rules(
+    start: str, end: str, index: str | None, code: str
+) -> None:
     async with serve(clock=FakeClock()) as api:
         assert (await api.sent(start, end, index))["status"] == code
 
@@ -668,8 +741,16 @@ async def test_record_mo_paging() -> None:
         got = [r["number"] for d in data for r in d["records"]]
         assert got == [f"91980000000{i}" for i in range(5)]
         record = data[0]["records"][0]
-        assert set(record) == {"number", "sendId", "receiveTime", "content", "mcc", "mnc",
-                               "operator", "pricedetail"}
+        assert set(record) == {
+            "number",
+            "sendId",
+            "receiveTime",
+            "content",
+            "mcc",
+            "mnc",
+            "operator",
+            "pricedetail",
+        }
         assert set(record["pricedetail"]) == {"pay", "chargeCnt", "currency", "price"}
         assert datetime.fromisoformat(record["receiveTime"]).timestamp() == T0 - 100
         clock.advance(100)
@@ -691,8 +772,7 @@ async def test_record_mo_paging() -> None:
         ("not a time", iso(T0), 1, 10, "-11"),
     ],
 )
-async def test_record_mo_rules(start: str, end: str, current: Any, size: Any,
-                               code: str) -> None:
+async def test_record_mo_rules(start: str, end: str, current: Any, size: Any, code: str) -> None:
     async with serve(clock=FakeClock()) as api:
         assert (await api.mo(start, end, current, size))["status"] == code
 
@@ -705,8 +785,9 @@ async def test_record_mo_params_must_be_an_object() -> None:
 
 async def test_simulated_replies_include_stop_variants() -> None:
     clock = FakeClock()
-    async with serve(clock=clock, reply_rate=1.0, stop_share=0.5, undelivered_rate=0.0,
-                     seed=2) as api:
+    async with serve(
+        clock=clock, reply_rate=1.0, stop_share=0.5, undelivered_rate=0.0, seed=2
+    ) as api:
         await api.send(numbers(60), senderId="Shop")
         start, end = iso(T0 - 10), iso(T0 + 86400)
         assert (await api.mo(start, end))["data"]["total"] == "0"  # replies come later
@@ -767,8 +848,9 @@ async def test_wrong_types_get_minus_22(fields: dict[str, Any]) -> None:
 
 async def test_garbage_needs_auth_first() -> None:
     async with serve() as api:
-        _, answer = await api.call("POST", "sendSms", data=b"{oops",
-                                   headers=api.headers(Sign="bad"))
+        _, answer = await api.call(
+            "POST", "sendSms", data=b"{oops", headers=api.headers(Sign="bad")
+        )
         assert answer["status"] == "-1"
 
 
@@ -798,8 +880,9 @@ async def run_script(seed: int) -> tuple[list[str], list[bool], list[float]]:
         ids = []
         for i in range(3):
             clock.advance(1)
-            ids += [a["msgId"] for a in (await api.send(numbers(10, 919800000000 + 10 * i)))[
-                "array"]]
+            ids += [
+                a["msgId"] for a in (await api.send(numbers(10, 919800000000 + 10 * i)))["array"]
+            ]
         msgs = list(api.sb.accepted)
         return ids, [m.delivered for m in msgs], [m.settles_at for m in msgs]
 
@@ -821,8 +904,9 @@ async def test_faults_and_latency_do_not_shift_ids_or_outcomes() -> None:
             return [(m.msg_id, m.delivered, m.settles_at) for m in api.sb.accepted]
 
     plain = await outcomes()
-    assert plain == await outcomes(fault_rates={"api_-18": 0.5}, fault_endpoints=["getBalance"],
-                                   latency=(0.0, 0.001))
+    assert plain == await outcomes(
+        fault_rates={"api_-18": 0.5}, fault_endpoints=["getBalance"], latency=(0.0, 0.001)
+    )
 
 
 async def test_accepted_view_is_a_sequence_snapshot() -> None:
@@ -835,8 +919,7 @@ async def test_accepted_view_is_a_sequence_snapshot() -> None:
         assert [m.number for m in api.sb.accepted[3:]] == ["919800000000", "919800000001"]
         with pytest.raises(IndexError):
             view[3]
-        assert api.sb.accept_counts() == {"919800000000": 2, "919800000001": 2,
-                                          "919800000002": 1}
+        assert api.sb.accept_counts() == {"919800000000": 2, "919800000001": 2, "919800000002": 1}
 
 
 async def test_balance_and_credentials_never_show_the_secret() -> None:
@@ -849,17 +932,16 @@ async def test_balance_and_credentials_never_show_the_secret() -> None:
 
 
 def sync_balance(url: str, creds: Any) -> dict[str, Any]:
-    request = urllib.request.Request(f"{url}/getBalance",
-                                     headers=creds.headers(int(time.time())))
+    request = urllib.request.Request(f"{url}/getBalance", headers=creds.headers(int(time.time())))
     with urllib.request.urlopen(request, timeout=5) as response:
         return json.loads(response.read())
 
 
 def sync_send(url: str, creds: Any, numbers_field: str) -> dict[str, Any]:
-    body = json.dumps({"appId": creds.app_id, "numbers": numbers_field,
-                       "content": "hi"}).encode()
-    request = urllib.request.Request(f"{url}/sendSms", data=body,
-                                     headers=creds.headers(int(time.time())), method="POST")
+    body = json.dumps({"appId": creds.app_id, "numbers": numbers_field, "content": "hi"}).encode()
+    request = urllib.request.Request(
+        f"{url}/sendSms", data=body, headers=creds.headers(int(time.time())), method="POST"
+    )
     with urllib.request.urlopen(request, timeout=5) as response:
         return json.loads(response.read())
 
@@ -909,7 +991,9 @@ def test_python_m_sandbox_serves() -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "itnio_campaign.sandbox", "--port", "0", "--seed", "3"],
-        stdout=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         assert proc.stdout is not None
@@ -935,8 +1019,7 @@ async def test_throughput_and_compact_store() -> None:
         headers = api.headers()
 
         async def one() -> None:
-            async with api.session.post(f"{api.sb.url}/sendSms", data=body,
-                                        headers=headers) as r:
+            async with api.session.post(f"{api.sb.url}/sendSms", data=body, headers=headers) as r:
                 assert r.status == 200
                 await r.read()
 

@@ -62,8 +62,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail("interrupted", "", EXIT_STOPPED)
 
 
-
-
 __all__ = [
     "EXIT_HALTED",
     "EXIT_INPUT",

@@ -365,7 +365,6 @@ def cmd_send(args: argparse.Namespace) -> int:
     print(f"ledger: {ledger}  (resume with: {resume_command(ledger)})")
 
     async def work(client: AsyncClient, stopper: Stopper) -> CampaignResult:
-
         return await send_campaign(
             plan, client, options=options, ledger=ledger, stopper=stopper,
             send_again=args.send_again, **trial,
@@ -379,7 +378,6 @@ def cmd_resume(args: argparse.Namespace) -> int:
     options = send_options_of(args)
 
     async def work(client: AsyncClient, stopper: Stopper) -> CampaignResult:
-
         return await resume_campaign(
             ledger, client, resend_missing=args.resend_missing, options=options, stopper=stopper,
             override_gate=getattr(args, "override_gate", False),
@@ -468,7 +466,6 @@ def cmd_replies(args: argparse.Namespace) -> int:
     if len(frame):
         print(frame.to_string(max_rows=args.max_rows))
     if args.opt_outs:
-
         numbers = opt_outs(frame).astype(str).tolist()
         out = Path(args.opt_outs)
         out.write_text("".join(f"{n}\n" for n in numbers), "utf-8")
@@ -644,5 +641,3 @@ def _parse_time(text: str) -> datetime:
         raise CliError(
             f"not a date/time: {text!r}", "use ISO 8601, e.g. 2024-05-01T09:00", EXIT_USAGE
         ) from None
-
-

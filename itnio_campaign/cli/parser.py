@@ -77,8 +77,9 @@ def _cost_options(p: argparse.ArgumentParser) -> None:
         metavar="skip|truncate:COL",
         help="longer than --max-segments: skip the row (default) or shorten column COL's value",
     )
-    p.add_argument("--footer", metavar="TEXT", help="appended to every message, e.g. "
-                   "'Reply STOP to opt out'")
+    p.add_argument(
+        "--footer", metavar="TEXT", help="appended to every message, e.g. 'Reply STOP to opt out'"
+    )
     p.add_argument(
         "--prices",
         metavar="FILE",
@@ -167,9 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--report", default=DEMO_REPORT, help=f"Excel report path (default {DEMO_REPORT})"
     )
     p.add_argument("--region", default="IN", help="default country of the sample numbers")
-    p.add_argument(
-        "--concurrency", type=_positive_int, default=DEFAULT_SEND_OPTIONS.concurrency
-    )
+    p.add_argument("--concurrency", type=_positive_int, default=DEFAULT_SEND_OPTIONS.concurrency)
     p.add_argument("--seed", type=int, default=1, help="sandbox seed (delivery outcomes)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run="cmd_demo")
@@ -313,5 +312,3 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("sandbox_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     p.set_defaults(run="cmd_sandbox")
     return parser
-
-

@@ -43,20 +43,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
     p.add_argument("--seed", type=int, default=0, help="seed for ids, delivery and faults")
     p.add_argument("--balance", type=_decimal, default=Decimal("1000"), help="starting balance")
-    p.add_argument("--price", type=_decimal, default=Decimal("0.005"),
-                   help="price per segment")
+    p.add_argument("--price", type=_decimal, default=Decimal("0.005"), help="price per segment")
     p.add_argument("--undelivered-rate", type=float, default=0.03)
     p.add_argument("--reply-rate", type=float, default=0.02)
-    p.add_argument("--max-rps", type=float, default=None,
-                   help="requests per second before -15 (default: unlimited)")
-    p.add_argument("--fault-rate", type=_fault_rate, action="append", default=[],
-                   metavar="NAME=P",
-                   help="random fault, e.g. http_503=0.01 or drop_after_accept=0.005 "
-                   "(repeatable)")
-    p.add_argument("--redirect-to", default=None, metavar="URL",
-                   help="Location of the redirect_3xx faults (default: a refused loopback port)")
-    p.add_argument("--fault-endpoint", action="append", choices=ENDPOINTS, default=None,
-                   help="limit random faults to these endpoints (repeatable)")
+    p.add_argument(
+        "--max-rps",
+        type=float,
+        default=None,
+        help="requests per second before -15 (default: unlimited)",
+    )
+    p.add_argument(
+        "--fault-rate",
+        type=_fault_rate,
+        action="append",
+        default=[],
+        metavar="NAME=P",
+        help="random fault, e.g. http_503=0.01 or drop_after_accept=0.005 (repeatable)",
+    )
+    p.add_argument(
+        "--redirect-to",
+        default=None,
+        metavar="URL",
+        help="Location of the redirect_3xx faults (default: a refused loopback port)",
+    )
+    p.add_argument(
+        "--fault-endpoint",
+        action="append",
+        choices=ENDPOINTS,
+        default=None,
+        help="limit random faults to these endpoints (repeatable)",
+    )
     return p
 
 

@@ -135,12 +135,19 @@ class SmsApi:
                 status, when = ("1" if store.failed(index) else "0"), format_time(settles, tz)
             counts[status] += 1
             array.append(
-                {"msgId": msg_id, "number": store.number(index), "receiveTime": when,
-                 "status": status}
+                {
+                    "msgId": msg_id,
+                    "number": store.number(index),
+                    "receiveTime": when,
+                    "status": status,
+                }
             )
         return ok(
-            success=str(counts["0"]), fail=str(counts["1"]), sending=str(counts["-1"]),
-            nofound=str(nofound), array=array,
+            success=str(counts["0"]),
+            fail=str(counts["1"]),
+            sending=str(counts["-1"]),
+            nofound=str(nofound),
+            array=array,
         )
 
     def sent_records(self, query: Mapping[str, str], now: float) -> Answer:
@@ -171,12 +178,14 @@ class SmsApi:
             failed = store.failed(index) and now >= store.settles_at(index)
             fail += failed
             array.append(
-                {"msgId": store.msg_id(index), "number": store.number(index),
-                 "receiveTime": format_time(store.accepted_at(index), tz),
-                 "status": "2" if failed else "0"}
+                {
+                    "msgId": store.msg_id(index),
+                    "number": store.number(index),
+                    "receiveTime": format_time(store.accepted_at(index), tz),
+                    "status": "2" if failed else "0",
+                }
             )
-        return ok(success=str(len(array) - fail), fail=str(fail), total=str(len(hits)),
-                  array=array)
+        return ok(success=str(len(array) - fail), fail=str(fail), total=str(len(hits)), array=array)
 
     # --- replies ---------------------------------------------------------------------------
     def record_mo(self, body: Mapping[str, Any], now: float) -> Answer:
@@ -196,7 +205,8 @@ class SmsApi:
             raise Reject("-25", "the window must be at most one month")
         with self.store.lock:
             replies = [
-                r for r in self.store.replies
+                r
+                for r in self.store.replies
                 if start <= r.received_at <= end and r.received_at <= now
             ]
         replies.sort(key=lambda r: r.received_at)  # stable: ties keep arrival order
@@ -224,8 +234,12 @@ class SmsApi:
             "mcc": mcc,
             "mnc": mnc,
             "operator": operator,
-            "pricedetail": {"pay": price, "chargeCnt": "1", "currency": self.knobs.currency,
-                            "price": price},
+            "pricedetail": {
+                "pay": price,
+                "chargeCnt": "1",
+                "currency": self.knobs.currency,
+                "price": price,
+            },
         }
 
     # --- account ---------------------------------------------------------------------------

@@ -105,8 +105,7 @@ class Rules:
             raise Reject("-9", f"{where}abnormal phone number {bad[:20]!r}")
         if len(content) > k.max_content_chars:
             raise Reject(
-                "-5", f"{where}content has {len(content)} characters, at most "
-                f"{k.max_content_chars}"
+                "-5", f"{where}content has {len(content)} characters, at most {k.max_content_chars}"
             )
         if sender_id is not None and len(sender_id) > k.max_sender_id_chars:
             raise Reject("-22", f"{where}senderId longer than {k.max_sender_id_chars} characters")
@@ -116,9 +115,7 @@ class Rules:
         else:
             order_ids = [o.strip() for o in order_field.split(",")]
             if len(order_ids) != len(tokens):
-                raise Reject(
-                    "-22", f"{where}{len(order_ids)} orderIds for {len(tokens)} numbers"
-                )
+                raise Reject("-22", f"{where}{len(order_ids)} orderIds for {len(tokens)} numbers")
         folded = content.casefold()
         for word in self._sensitive:
             if word in folded:
@@ -126,9 +123,7 @@ class Rules:
         for words, code in k.refuse_content.items():
             if words.casefold() in folded:
                 raise Reject(code, f"{where}{REFUSAL_REASONS[code]} ({words!r}, refuse_content)")
-        if self._templates is not None and not any(
-            t.fullmatch(content) for t in self._templates
-        ):
+        if self._templates is not None and not any(t.fullmatch(content) for t in self._templates):
             raise Reject("-6", f"{where}content is not an approved template")
         if k.unpriced_prefixes:
             for t in tokens:

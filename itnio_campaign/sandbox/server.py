@@ -301,8 +301,13 @@ class Sandbox:
             if send:
                 self._in_flight -= 1
             record = RequestRecord(
-                endpoint, request.method, started, time.monotonic(), trace.numbers,
-                trace.status, trace.fault,
+                endpoint,
+                request.method,
+                started,
+                time.monotonic(),
+                trace.numbers,
+                trace.status,
+                trace.fault,
             )
             with self._lock:
                 self._requests.append(record)
@@ -336,7 +341,11 @@ class Sandbox:
             self.held -= 1
 
     async def _pipeline(
-        self, request: web.Request, endpoint: str, action: Action, payload: str,
+        self,
+        request: web.Request,
+        endpoint: str,
+        action: Action,
+        payload: str,
         trace: _Trace,
     ) -> web.StreamResponse:
         # Read the body first, as a server does, so faulted requests still log their size;
@@ -349,8 +358,9 @@ class Sandbox:
             body_error = reject
         except web.HTTPRequestEntityTooLarge as too_large:
             trace.status = "HTTP 413"
-            return _json({"status": "-22", "reason": too_large.text or "body too large"},
-                         status=413)
+            return _json(
+                {"status": "-22", "reason": too_large.text or "body too large"}, status=413
+            )
         trace.numbers = _count_numbers(endpoint, fields)
         with self._lock:
             fault = self._faults.next(endpoint)
@@ -478,8 +488,9 @@ class Sandbox:
         )
 
     async def _balance(self, request: web.Request) -> web.StreamResponse:
-        return await self._serve(request, "getBalance", lambda f, now: self._api.get_balance(),
-                           "query")
+        return await self._serve(
+            request, "getBalance", lambda f, now: self._api.get_balance(), "query"
+        )
 
 
 def _reshape(answer: Answer, shape: str) -> Answer:
