@@ -1239,8 +1239,3 @@ def _jsonable(value: Any) -> Any:
     except (TypeError, ValueError):
         return str(value)
     return value
-
-
-def with_balance(summary: PlanSummary, balance: Balance) -> PlanSummary:
-    """``summary`` with ``balance`` attached (for callers that fetched it themselves)."""
-    return replace(summary, balance=balance)

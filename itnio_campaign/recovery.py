@@ -477,6 +477,11 @@ def load_campaign(path: str | os.PathLike[str]) -> CampaignResult:
                 f"the sending process ended unexpectedly; resume continues it "
                 f"(itnio-campaign resume {ledger.path}, or resume_campaign() in Python)"
             )
+        if result.status == "completed":
+            result.notice = (
+                f"loaded from {ledger.path}: this campaign is complete, and loading it sends "
+                "nothing; a new message needs a new plan and ledger"
+            )
         return result
 
 

@@ -265,3 +265,14 @@ async def test_a_resumed_campaign_adds_only_the_new_session(
     session = resumed.finished_at - resumed.session_started_at  # type: ignore[operator]
     assert resumed.summary().wall_time_s == pytest.approx(first + session, abs=1e-6)
     assert load_campaign(path).summary().wall_time_s == pytest.approx(first + session, abs=0.01)
+
+
+async def test_loading_a_complete_campaign_says_so_in_one_line(
+    sb: Sandbox, client: AsyncClient, tmp_path: Path
+) -> None:
+    plan = plan_campaign(contacts(5), "phone", "Hello")
+    path = tmp_path / "done.sqlite"
+    await send_campaign(plan, client, ledger=path, progress=False)
+    loaded = load_campaign(path)
+    assert loaded.notice is not None and "complete" in loaded.notice
+    assert "sends nothing" in str(loaded.summary()).splitlines()[0]

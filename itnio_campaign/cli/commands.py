@@ -486,7 +486,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     ledger = _existing_ledger(args.ledger)
     result = load_campaign(ledger)
-    print(result.summary())
+    print(result.summary())  # its first line says when the campaign is complete
     return _maybe_report(
         result, args.report or str(ledger.with_suffix("")) + ".report.xlsx", ledger=ledger
     )
