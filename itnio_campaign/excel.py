@@ -172,7 +172,7 @@ def write_report(
     wb = Workbook(write_only=True)
     styles = _Styles(wb)
     counts = _state_counts(summary, frame.iloc[:, state_at])
-    _write_summary(wb, styles, summary, counts, result.settings, tables)
+    _write_summary(wb, styles, summary, counts, result.settings, tables, _cost_breakdown(result))
     for table in tables:
         _write_table_head(wb, styles, table)
     skeleton = BytesIO()
@@ -372,6 +372,18 @@ def _state_counts(summary: Mapping[str, Any], states: pd.Series) -> dict[str, in
     return {str(s): int(counts.get(s, 0) or 0) for s in [*known, *others]}
 
 
+def _cost_breakdown(result: Any) -> dict[str, Mapping[str, Any]]:
+    """The plan's estimated cost by country and by encoding (empty without prices)."""
+    plan = getattr(result, "plan", None)
+    plan_summary = plan.summary() if plan is not None and hasattr(plan, "summary") else None
+    currency = getattr(plan_summary, "currency", None) or ""
+    unit = f" ({currency})" if currency else ""
+    return {
+        f"Estimated cost by country{unit}": dict(getattr(plan_summary, "cost_by_country", {})),
+        f"Estimated cost by encoding{unit}": dict(getattr(plan_summary, "cost_by_encoding", {})),
+    }
+
+
 def _write_summary(
     wb: Workbook,
     styles: _Styles,
@@ -379,6 +391,7 @@ def _write_summary(
     counts: dict[str, int],
     settings: Mapping[str, Any],
     tables: list[_Table],
+    breakdown: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> None:
     ws = wb.create_sheet("Summary")
     ws.column_dimensions["A"].width = 38
@@ -431,6 +444,11 @@ def _write_summary(
     line(
         f"Charged cost{f' ({currency})' if currency else ''}", summary.get("charged_cost"), "0.00##"
     )
+    for title, costs in (breakdown or {}).items():  # the dry run's estimate, per country/encoding
+        if costs:
+            heading(title)
+            for key, value in costs.items():
+                line(str(key), value, "0.00##")
     heading("Timing (UTC; Excel has no time zones)")
     line("Started", started)
     line("Finished", finished)

@@ -104,3 +104,27 @@ def test_prices_dict_longest_prefix_and_frame() -> None:
     assert got.tolist() == [Decimal("0.04"), Decimal("0.05"), Decimal("0.01")]
     with pytest.raises(UsageError, match="no price column"):
         read_prices(pd.DataFrame({"Prefix": ["91"]}))
+
+
+def test_excel_summary_shows_cost_by_country_and_encoding(tmp_path: Path) -> None:
+    import openpyxl
+
+    from itnio_campaign.excel import write_report
+    from itnio_campaign.result import CampaignResult
+
+    csv = tmp_path / "prices.csv"
+    csv.write_text(
+        "Country;ISO;Prefix;Price;Currency\nIndia;IN;91;0,01;EUR\nUnited States;US;1;0,05;EUR\n",
+        encoding="utf-8",
+    )
+    plan = plan_campaign(frame(["Ann", "Zoë", "Bob", "Eve"]), content="Hi {name}", prices=str(csv))
+    path = write_report(CampaignResult(plan), tmp_path / "r.xlsx")
+    rows = [r for r in openpyxl.load_workbook(path)["Summary"].iter_rows(values_only=True)]
+    labels = [r[0] for r in rows]
+    at = labels.index("Estimated cost by country (EUR)")
+    assert rows[at + 1][:2] == ("IN (+91)", 0.02) and rows[at + 2][:2] == ("US (+1)", 0.05)
+    at = labels.index("Estimated cost by encoding (EUR)")
+    assert {rows[at + 1][0]: rows[at + 1][1], rows[at + 2][0]: rows[at + 2][1]} == {
+        "GSM-7": 0.06,
+        "UCS-2": 0.01,
+    }
