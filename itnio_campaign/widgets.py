@@ -19,8 +19,9 @@ import asyncio
 import base64
 import html
 import time
+from collections import Counter
 from collections.abc import Coroutine, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from .models import FAILURE_STATES, check_sender_id
 from .options import SendOptions
 from .result import CampaignResult, Stopper
 from .send_gate import EarlierCampaign, SendGate, find_earlier_campaign
+from .smart_encoding import char_name, replacement_for, smart_encode, ucs2_chars
 from .suppression import SuppressionList, read_suppression, read_suppressions
 
 _NO_COLUMN = ""  # the orderId picker's "none" (a Dropdown's None means "nothing selected")
@@ -62,6 +64,10 @@ class ContentStats:
     rows: int = 0
     sampled: bool = False
     error: str | None = None
+    #: Characters that force UCS-2 (template and rendered rows, each once): they cost money.
+    ucs2_chars: str = ""
+    #: Rendered messages per number of segments (over the rows counted).
+    histogram: dict[int, int] = field(default_factory=dict)
 
     def describe(self) -> str:
         """One line of plain text, e.g. ``"42 characters · GSM-7 · 1 segment"``."""
@@ -93,7 +99,7 @@ def content_stats(
     'template: 9 characters · GSM-7 · 1 segment — rendered: 1 segment, UCS-2 for 50% of rows'
     """
     encoding, segments = count_segments_cached(template)
-    base = ContentStats(len(template), encoding, segments)
+    base = ContentStats(len(template), encoding, segments, ucs2_chars=ucs2_chars(template))
     try:
         fields = template_fields(template)
     except UsageError as exc:
@@ -109,13 +115,70 @@ def content_stats(
     texts = rendered.content[rendered.missing == ""]
     if texts.empty:
         return ContentStats(len(template), encoding, segments, fields)
-    counted = [count_segments_cached(t) for t in texts.astype(str)]
+    distinct = texts.astype(str)
+    counted = [count_segments_cached(t) for t in distinct]
     segs = [s for _, s in counted]
     ucs2 = sum(e == "UCS-2" for e, _ in counted) / len(counted)
+    offenders = dict.fromkeys(ucs2_chars(template))
+    for text in distinct.unique():
+        if count_segments_cached(text)[0] == "UCS-2":
+            offenders.update(dict.fromkeys(ucs2_chars(text)))
     return ContentStats(
         len(template), encoding, segments, fields, (), min(segs), max(segs), ucs2,
-        len(frame), len(df) > sample_rows,
+        len(frame), len(df) > sample_rows, ucs2_chars="".join(offenders),
+        histogram=dict(sorted(Counter(segs).items())),
     )  # fmt: skip
+
+
+def offenders_html(stats: ContentStats) -> str:
+    """The characters that make messages UCS-2 (more segments, more cost), each with its name
+    and the GSM-7 look-alike smart encoding would use; "" when there are none.
+
+    >>> "RIGHT SINGLE QUOTATION MARK" in offenders_html(ContentStats(5, "UCS-2", 1, ucs2_chars="’"))
+    True
+    """
+    if not stats.ucs2_chars:
+        return ""
+    items = []
+    for char in stats.ucs2_chars[:8]:
+        swap = replacement_for(char)
+        then = (
+            f" → <code>{html.escape(swap)}</code>" if swap is not None else " (no GSM-7 look-alike)"
+        )
+        items.append(f"<mark>{html.escape(char)}</mark> {html.escape(char_name(char))}{then}")
+    more = len(stats.ucs2_chars) - 8
+    tail = f"; and {more} more" if more > 0 else ""
+    return (
+        "<div class='itnio-offenders'>UCS-2 (70 characters a segment instead of 160) because of: "
+        + "; ".join(items)
+        + tail
+        + "</div>"
+    )
+
+
+def histogram_html(histogram: dict[int, int]) -> str:
+    """Messages per number of segments as small bars ("" for fewer than two sizes).
+
+    >>> "2 segments" in histogram_html({1: 30, 2: 10})
+    True
+    """
+    if len(histogram) < 2:
+        return ""
+    top = max(histogram.values())
+    bars = "".join(
+        f"<div><span style='display:inline-block;width:{max(2, round(120 * n / top))}px;"
+        f"height:0.8em;background:#6a8'></span> {_plural(k, 'segment')}: {n:,}</div>"
+        for k, n in histogram.items()
+    )
+    return f"<div class='itnio-histogram'>Segments per message:{bars}</div>"
+
+
+def mark_ucs2(text: str, chars: str) -> str:
+    """``text`` HTML-escaped, with each of ``chars`` highlighted."""
+    escaped = html.escape(text)
+    for char in chars:
+        escaped = escaped.replace(html.escape(char), f"<mark>{html.escape(char)}</mark>")
+    return escaped
 
 
 def read_suppression_file(name: str, content: bytes) -> list[str]:
@@ -310,6 +373,17 @@ class CampaignForm:
             layout=w.Layout(width="95%", height="6em"),
         )
         self.counter = w.HTML()
+        self.smart_encoding = w.Checkbox(
+            value=False,
+            description="Smart encoding (also in the {placeholder} values)",
+            indent=False,
+            layout=w.Layout(width="auto"),
+        )
+        self.smart_button = w.Button(
+            description="Replace with GSM-7 look-alikes",
+            tooltip="smart encoding: ’ “ ” — … and special spaces become ' \" - ... and a space",
+            layout=w.Layout(width="auto", display="none"),
+        )
         self.placeholder_note = w.HTML()
         self.placeholder_buttons = [
             w.Button(
@@ -349,7 +423,8 @@ class CampaignForm:
             (self.number_col, "itnio-number-col"), (self.order_id_col, "itnio-order-col"),
             (self.region, "itnio-region"), (self.sender_id, "itnio-sender"),
             (self.sender_note, "itnio-sender-note"), (self.content, "itnio-content"),
-            (self.counter, "itnio-counter"), (self.placeholder_note, "itnio-placeholder-note"),
+            (self.counter, "itnio-counter"), (self.smart_button, "itnio-smart-encoding"),
+            (self.placeholder_note, "itnio-placeholder-note"),
             (self.preview, "itnio-preview"), (self.upload, "itnio-upload"),
             (self.use_optouts, "itnio-optouts"), (self.suppress_note, "itnio-suppress-note"),
             (self.dry_run_button, "itnio-dryrun"), (self.summary, "itnio-summary"),
@@ -373,7 +448,8 @@ class CampaignForm:
                 self.errors,
                 section("Recipients", w.HBox([self.number_col, self.order_id_col]),
                         w.HBox([self.region, self.sender_id]), self.sender_note),
-                section("Message", self.content, self.counter, self.placeholder_note,
+                section("Message", self.content, self.counter,
+                        w.HBox([self.smart_button, self.smart_encoding]), self.placeholder_note,
                         w.HBox(self.placeholder_buttons, layout=w.Layout(flex_flow="row wrap")),
                         self.preview),
                 section("Suppression", w.HBox([self.upload, self.use_optouts]),
@@ -390,11 +466,14 @@ class CampaignForm:
         self.view.add_class("itnio-form")
 
     def _wire(self) -> None:
-        for widget in (self.number_col, self.order_id_col, self.region, self.sender_id):
+        for widget in (
+            self.number_col, self.order_id_col, self.region, self.sender_id, self.smart_encoding
+        ):  # fmt: skip
             widget.observe(lambda _: self._invalidate(), names="value")
         self.sender_id.observe(lambda _: self._check_sender(), names="value")
         self.region.observe(lambda _: self._check_region(), names="value")
         self.content.observe(lambda _: self._on_content(), names="value")
+        self.smart_button.on_click(lambda _: self.use_smart_encoding())
         self.content.observe(lambda _: self._invalidate(), names="value")
         self.upload.observe(lambda _: self._on_upload(), names="value")
         self.confirm.observe(lambda _: self._update_send_state(), names="value")
@@ -425,6 +504,7 @@ class CampaignForm:
             self.region.value.strip().upper(),
             self.sender_id.value.strip(),
             self.content.value,
+            bool(self.smart_encoding.value),
             tuple(sorted(self._suppress_upload.numbers)) if self._suppress_upload else (),
             tuple(self._suppress_optouts),
         )
@@ -465,7 +545,11 @@ class CampaignForm:
         text = self.content.value
         stats = content_stats(text, self.df)
         kind = "error" if stats.error else "info"
-        self.counter.value = _note(stats.describe(), kind)
+        self.counter.value = (
+            _note(stats.describe(), kind) + offenders_html(stats) + histogram_html(stats.histogram)
+        )
+        replaceable = any(replacement_for(c) is not None for c in ucs2_chars(text))
+        self.smart_button.layout.display = "" if replaceable else "none"
         if stats.unknown:
             names = ", ".join("{" + f + "}" for f in stats.unknown)
             self.placeholder_note.value = _note(
@@ -474,6 +558,10 @@ class CampaignForm:
         else:
             self.placeholder_note.value = ""
         self.preview.value = self._preview_html(text, stats)
+
+    def use_smart_encoding(self) -> None:
+        """Replace the template's characters that have a GSM-7 look-alike (one click)."""
+        self.content.value = smart_encode(self.content.value)
 
     def _preview_html(self, text: str, stats: ContentStats) -> str:
         if not text or stats.error or stats.unknown:
@@ -487,7 +575,7 @@ class CampaignForm:
             what = (
                 f"<i>skipped: {html.escape(missing)} is empty</i>"
                 if missing
-                else html.escape(str(msg))
+                else mark_ucs2(str(msg), stats.ucs2_chars)
             )
             items.append(f"<li><code>{who}</code>: {what}</li>")
         return "<div>Preview:</div><ul>" + "".join(items) + "</ul>"
@@ -542,6 +630,7 @@ class CampaignForm:
                 default_region=self.region.value.strip().upper(),
                 suppress=self._suppression(),
                 prices=self.prices,
+                smart_encoding=bool(self.smart_encoding.value),
             )
         except (ItnioError, ValueError, KeyError, TypeError) as exc:
             self.plan = None

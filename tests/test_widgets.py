@@ -362,3 +362,38 @@ def test_bad_input_is_reported_in_the_form(tmp_path: Path) -> None:
     assert "unknown region" in text(form.sender_note.value)
     form.dry_run_button.click()
     assert "unknown region" in text(form.errors.value) and form.plan is None
+
+
+def test_counter_names_what_costs_money_and_one_click_replaces_it(tmp_path: Path) -> None:
+    df = contacts(4).assign(store=["Pune", "Goa", "Café—Mumbai", "Delhi"])
+    form = make_form(df, None, tmp_path)
+    assert form.smart_button.layout.display == "none"  # nothing to replace yet
+    form.content.value = "Hi {name}, don’t miss {store}!"
+    counter = text(form.counter.value)
+    assert "RIGHT SINGLE QUOTATION MARK" in counter and "EM DASH" in counter
+    assert "<mark>’</mark>" in form.preview.value  # highlighted where it is
+    assert form.smart_button.layout.display != "none"
+    form.smart_button.click()
+    assert form.content.value == "Hi {name}, don't miss {store}!"
+    assert "QUOTATION MARK" not in text(form.counter.value)
+    assert "EM DASH" in text(form.counter.value)  # comes from a row's value, not the template
+    long_name = contacts(3).assign(name=["Ann", "B" * 200, "Cy"])
+    histo = make_form(long_name, None, tmp_path)
+    histo.content.value = "Hi {name}"
+    assert "Segments per message" in text(histo.counter.value)
+    assert "2 segments: 1" in text(histo.counter.value)
+
+
+async def test_smart_encoding_tick_reaches_the_plan_and_its_values(
+    sb: Sandbox, tmp_path: Path
+) -> None:
+    df = contacts(2).assign(store=["Café—Mumbai", "Goa"])
+    form = make_form(df, sb, tmp_path)
+    form.content.value = "Hi {name} at {store}"
+    await dry_run(form)
+    assert form.plan.recipients["encoding"].iloc[0] == "UCS-2"
+    form.smart_encoding.value = True  # a setting: the dry run must be run again
+    assert form.confirm.disabled
+    await dry_run(form)
+    assert form.plan.recipients["content"].iloc[0] == "Hi Cust0 at Café-Mumbai"
+    assert form.plan.recipients["encoding"].iloc[0] == "GSM-7"
