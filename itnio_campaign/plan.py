@@ -256,7 +256,10 @@ class PlanSummary:
             saving += f" ≈ {self._money(self.smart_saving_cost)}"
         if self.smart_encoding:
             lines.append(("smart encoding", f"on: saved {saving}"))
-        elif self.smart_saving_segments:
+        elif self.smart_saving_segments or any(
+            c.replacement is not None for c in self.ucs2_characters
+        ):
+            # Said whenever a character has a look-alike, also when it would save nothing.
             lines.append(("smart encoding", f"off: would save {saving} (smart_encoding=True)"))
         return lines
 
