@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import html
+import re
 import time
 from collections import Counter
 from collections.abc import Coroutine, Hashable
@@ -39,6 +40,7 @@ from .result import CampaignResult, Stopper
 from .send_gate import EarlierCampaign, SendGate, find_earlier_campaign
 from .smart_encoding import char_name, replacement_for, smart_encode, ucs2_chars
 from .suppression import SuppressionList, read_suppression, read_suppressions
+from .trial import Gate, describe_trial, parse_gate, parse_share
 
 _NO_COLUMN = ""  # the orderId picker's "none" (a Dropdown's None means "nothing selected")
 #: Rows the live counter renders at most (keystrokes must stay instant on big frames).
@@ -326,6 +328,7 @@ class CampaignForm:
         self.balance_task: asyncio.Task[None] | None = None
         self.delivery_task: asyncio.Task[None] | None = None
         self.optout_task: asyncio.Task[None] | None = None
+        self.test_task: asyncio.Task[None] | None = None
         self.ledger_path: Path | None = None
         self.report_path: Path | None = None
         self._stopper: Stopper | None = None
@@ -408,6 +411,15 @@ class CampaignForm:
             layout=wide,
         )
         self.campaign_note = w.HTML()
+        self.seeds = w.Text(
+            value="", description="Seeds", placeholder="staff phones, e.g. +91 98765 43210",
+            layout=w.Layout(width="60%"),
+        )  # fmt: skip
+        self.test_button = w.Button(description="Test send", icon="flask", layout=wide)
+        self.test_result = w.HTML()
+        self.trial = w.Text(value="", description="Trial", placeholder="e.g. 2% (empty: none)")
+        self.gate_rule = w.Text(value="delivered>=90%,rejected<=2%", description="Gate")
+        self.gate_wait = w.Text(value="15m", description="Gate wait")
         self.send_button = w.Button(description="Send", button_style="danger", icon="paper-plane")
         self.stop_button = w.Button(description="Stop", button_style="warning", icon="stop")
         self.progress = w.IntProgress(value=0, min=0, max=1, description="Sent")
@@ -430,6 +442,9 @@ class CampaignForm:
             (self.dry_run_button, "itnio-dryrun"), (self.summary, "itnio-summary"),
             (self.skipped, "itnio-skipped"), (self.confirm, "itnio-confirm"),
             (self.send_again, "itnio-send-again"), (self.campaign_note, "itnio-campaign-note"),
+            (self.seeds, "itnio-seeds"), (self.test_button, "itnio-test-send"),
+            (self.test_result, "itnio-test-result"), (self.trial, "itnio-trial"),
+            (self.gate_rule, "itnio-gate"), (self.gate_wait, "itnio-gate-wait"),
             (self.send_button, "itnio-send"), (self.stop_button, "itnio-stop"),
             (self.progress, "itnio-progress"), (self.progress_label, "itnio-progress-label"),
             (self.result_html, "itnio-result"), (self.refresh_button, "itnio-refresh"),
@@ -455,6 +470,8 @@ class CampaignForm:
                 section("Suppression", w.HBox([self.upload, self.use_optouts]),
                         self.suppress_note),
                 section("Dry run", self.dry_run_button, self.summary, self.skipped),
+                section("Test send and trial", w.HBox([self.seeds, self.test_button]),
+                        self.test_result, w.HBox([self.trial, self.gate_rule, self.gate_wait])),
                 section("Send", self.campaign_note, self.confirm, self.send_again,
                         w.HBox([self.send_button, self.stop_button]),
                         self.progress, self.progress_label),
@@ -478,6 +495,9 @@ class CampaignForm:
         self.upload.observe(lambda _: self._on_upload(), names="value")
         self.confirm.observe(lambda _: self._update_send_state(), names="value")
         self.send_again.observe(lambda _: self._on_send_again(), names="value")
+        for widget in (self.trial, self.gate_rule, self.gate_wait):
+            widget.observe(lambda _: self._on_send_again(), names="value")
+        self.test_button.on_click(lambda _: self.test_send())
         for col, button in zip(self.df.columns, self.placeholder_buttons, strict=True):
             button.on_click(lambda _, c=str(col): self.insert_placeholder(c))
         self.use_optouts.on_click(lambda _: self._start("optout_task", self._fetch_optouts()))
@@ -662,6 +682,41 @@ class CampaignForm:
             return table + _note("The balance does not cover the estimated cost.", "error")
         return table
 
+    def trial_settings(self) -> tuple[float, Gate] | None:
+        """The trial share and gate typed in the form (None: no trial); UsageError if bad."""
+        if not self.trial.value.strip():
+            return None
+        share = parse_share(self.trial.value.strip())
+        return share, parse_gate(self.gate_rule.value.strip(), wait=self.gate_wait.value.strip())
+
+    def test_send(self) -> None:
+        """Send the dry-run plan's representative messages to the seed numbers."""
+        self._clear_error()
+        if self.plan is None or not self.dry_run_current():
+            self._error("Run the dry run with the current settings first.")
+            return
+        if self.credentials is None:
+            self._error("A test send needs credentials.")
+            return
+        seeds = [s for s in re.split(r"[,;\n]+", self.seeds.value) if s.strip()]
+        self._start("test_task", self._test_send(self.plan, seeds))
+
+    async def _test_send(self, plan: Any, seeds: list[str]) -> None:
+        from .client import AsyncClient
+        from .testsend import send_test
+
+        assert self.credentials is not None
+        self.test_result.value = _note(f"Sending a test to {len(seeds):,} seed numbers…")
+        async with AsyncClient(self.credentials, self.client_settings) as client:
+            frame = await send_test(plan, client, seeds, default_region=self.region.value or "IN")
+        verdict = (
+            _note("Test passed: every test message was delivered.", "ok")
+            if frame.attrs.get("passed")
+            else _note("Test not passed: see the states and errors below.", "warn")
+        )
+        cols = ["seed", "represents", "content", "segments", "state", "delivery", "error"]
+        self.test_result.value = verdict + _table_html(frame[cols])
+
     def _ready_count(self) -> int:
         """How many SMS Send would send now (see :meth:`SendGate.to_send`)."""
         return self.gate.to_send(bool(self.send_again.value)) if self.plan is not None else 0
@@ -672,6 +727,13 @@ class CampaignForm:
         self.campaign_note.value, self.confirm.description = campaign_words(
             self.gate.earlier if self.plan is not None else None, n, bool(self.send_again.value)
         )
+        try:
+            trial = self.trial_settings()
+        except UsageError as exc:
+            trial = None
+            self.campaign_note.value += _note(f"Trial: {exc}", "error")
+        if trial is not None and self.gate.earlier is None:
+            self.confirm.description = describe_trial(*trial)
         self._update_send_state()
 
     def _on_send_again(self) -> None:
@@ -758,10 +820,13 @@ class CampaignForm:
         ledger = self._ledger_for(plan, send_again)
         self.ledger_path = ledger
         try:
+            trial = self.trial_settings() if self.gate.earlier is None else None
+            share, gate = trial if trial is not None else (None, None)
             async with AsyncClient(self.credentials, self.client_settings) as client:
                 result = await send_campaign(
                     plan, client, options=self.send_options, ledger=ledger,
                     on_progress=self._on_progress, stopper=self._stopper, send_again=send_again,
+                    trial=share, gate=gate,
                 )  # fmt: skip
             self.result = result
             self._show_result()

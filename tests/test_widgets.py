@@ -397,3 +397,43 @@ async def test_smart_encoding_tick_reaches_the_plan_and_its_values(
     await dry_run(form)
     assert form.plan.recipients["content"].iloc[0] == "Hi Cust0 at Café-Mumbai"
     assert form.plan.recipients["encoding"].iloc[0] == "GSM-7"
+
+
+async def test_test_send_panel_catches_a_refused_template(tmp_path: Path) -> None:
+    knobs = {"delivery_delay": (0.0, 0.0), "reply_rate": 0.0, "undelivered_rate": 0.0}
+    async with Sandbox(seed=2, refuse_content={"flash sale": "-6"}, **knobs) as sb:
+        form = make_form(contacts(5), sb, tmp_path)
+        form.content.value = "Hi {name}, flash sale at {store}!"
+        form.test_send()
+        assert "dry run" in text(form.errors.value) and form.test_task is None
+        await dry_run(form)
+        form.seeds.value = "+91 98765 43210"
+        form.test_button.click()
+        assert form.test_task is not None
+        await form.test_task
+        shown = text(form.test_result.value)
+        assert "Test not passed" in shown and "-6" in shown
+        assert sb.number_counts() == Counter()  # refused: nobody, and no recipient, got it
+
+
+async def test_trial_fields_change_the_send_label_and_send_a_gated_trial(
+    tmp_path: Path,
+) -> None:
+    knobs = {"delivery_delay": (0.0, 0.0), "reply_rate": 0.0, "undelivered_rate": 0.0}
+    async with Sandbox(seed=2, **knobs) as sb:
+        form = make_form(contacts(200), sb, tmp_path)
+        form.content.value = "Hello {name}"
+        await dry_run(form)
+        form.trial.value = "10%"
+        assert form.confirm.description == "Send trial (10%), then the rest if ≥ 90% delivered"
+        form.gate_rule.value = "delivered>=nonsense"
+        assert "Trial:" in text(form.campaign_note.value)
+        form.gate_rule.value = "delivered>=90%"
+        form.confirm.value = True
+        form.send_button.click()
+        await form.sending_task  # type: ignore[misc]
+        assert form.result is not None and form.result.status == "completed"
+        assert "gate" in (form.result.notice or "")
+        assert (
+            set(accepted_numbers(sb).values()) == {1} and sum(accepted_numbers(sb).values()) == 200
+        )
