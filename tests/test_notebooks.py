@@ -20,7 +20,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
-NAMES = ["01_quickstart.ipynb", "02_campaign_form.ipynb", "03_resume_and_reconcile.ipynb"]
+NAMES = [
+    "01_quickstart.ipynb",
+    "02_campaign_form.ipynb",
+    "03_resume_and_reconcile.ipynb",
+    "06_test_and_trial.ipynb",
+]
 CELL_TIMEOUT = 120  # seconds per cell; the slowest cell takes a few seconds
 OUTCOME_TAG = "outcome"  # the cells whose output is the story a run tells
 ROWS_LINE = re.compile(r"([\d,]+) rows: (.*)")  # how an outcome cell prints result.counts()
@@ -29,7 +34,7 @@ STATE_COUNT = re.compile(r"(\d[\d,]*) ([a-z_]+)")  # one "<n> <state>" of that l
 DELETES_FILES = re.compile(r"\bos\.(remove|unlink)\(|\.unlink\(|\brmtree\(|\.rmdir\(")
 
 
-def test_the_three_notebooks_exist() -> None:
+def test_the_notebooks_exist() -> None:
     assert [p.name for p in NOTEBOOKS] == NAMES
 
 
@@ -229,3 +234,18 @@ def test_resume_and_reconcile_notebook_runs_twice_in_one_folder(workdir: Path) -
     assert len(runs) == 2, "each run demonstrates the crash on a ledger of its own"
     for run in runs:
         assert (run / "report.xlsx").is_file()
+
+
+@pytest.mark.slow
+def test_test_and_trial_notebook_runs_twice_in_one_folder(workdir: Path) -> None:
+    for book in run_twice("06_test_and_trial.ipynb", workdir):
+        out = text_of(book)
+        assert "test passed: False" in out and "-6" in out  # the refused template is caught
+        assert "halted - trial gate failed: delivered 0% (0 of 100" in out
+        assert "completed - trial gate passed" in out
+        outcome = text_of(book, tag=OUTCOME_TAG)
+        assert "with more: 0" in outcome
+    runs = sorted(workdir.glob("runs/trial-*"))
+    assert len(runs) == 2
+    for run in runs:
+        assert (run / "report.xlsx").is_file() and len(list(run.glob("*.sqlite"))) == 2
