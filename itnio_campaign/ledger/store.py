@@ -22,10 +22,7 @@ One ledger, one writer: :meth:`Ledger.open` locks the database file itself (see
 releases the lock when the process dies, even by SIGKILL. A file that is not a ledger of
 this schema raises :class:`~itnio_campaign.errors.LedgerError` and is left untouched. A
 ledger closed cleanly leaves no file beside it (no ``-wal``, ``-shm`` or lock file).
-
->>> with Ledger.open("spring-promo.sqlite") as ledger:           # doctest: +SKIP
-...     ledger.status, len(ledger.outcomes())
-('completed', 1000)
+The package's docstring (:mod:`itnio_campaign.ledger`) has an example.
 """
 
 from __future__ import annotations
