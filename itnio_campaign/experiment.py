@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 import secrets
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -724,19 +725,29 @@ def _in_window(
     return outcomes[keep.to_numpy()], start, span
 
 
+_SPAN = re.compile(r"(?:(\d+(?:\.\d+)?)w)?(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?"
+                   r"(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")  # fmt: skip
+_SPAN_SECONDS = (604800.0, 86400.0, 3600.0, 60.0, 1.0)
+
+
 def _timedelta(window: Any) -> pd.Timedelta | None:
+    """``"7d"``, ``"48h"``, ``"1d12h"``, ``"2w"``, seconds, or a Timedelta (None: no limit)."""
     if window is None:
         return None
-    try:
-        span = (
-            pd.Timedelta(window, unit="s")
-            if isinstance(window, int | float)
-            else pd.Timedelta(window)
-        )
-    except (ValueError, TypeError):
-        raise UsageError(
-            f"window is like '7d', '48h' or a number of seconds, not {window!r}"
-        ) from None
+    span: pd.Timedelta | None = None
+    if isinstance(window, pd.Timedelta):
+        span = window
+    elif isinstance(window, int | float) and not isinstance(window, bool):
+        span = pd.Timedelta(seconds=float(window))
+    elif isinstance(window, str):
+        found = _SPAN.fullmatch(window.strip().lower().replace(" ", ""))
+        if found is not None and any(found.groups()):
+            seconds = sum(
+                float(g or 0) * k for g, k in zip(found.groups(), _SPAN_SECONDS, strict=True)
+            )
+            span = pd.Timedelta(seconds=seconds)
+    if span is None or pd.isna(span):
+        raise UsageError(f"window is like '7d', '48h' or a number of seconds, not {window!r}")
     if span <= pd.Timedelta(0):
         raise UsageError(f"window must be positive, not {window!r}")
     return span
