@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import html
 import math
+import os
 import re
 import secrets
 from collections.abc import Hashable, Iterable, Mapping, Sequence
@@ -567,6 +568,7 @@ def measure_lift(
     ...                     time_col="ordered_at")                          # doctest: +SKIP
     >>> lift.table[["rate", "abs_lift", "p_value"]]                        # doctest: +SKIP
     """
+    _check_result(result)
     rec = result.plan.recipients
     _check_groups(rec)
     group = rec[VARIANT_COLUMN].astype(object).to_numpy()
@@ -614,6 +616,18 @@ def measure_lift(
         table.append(row)
     frame = pd.DataFrame(table).set_index("variant")
     return LiftResult(frame, str(metric), kind, span, time_col, start, confidence, tuple(notes))
+
+
+def _check_result(result: Any) -> None:
+    if isinstance(result, str | os.PathLike):
+        raise UsageError(
+            "measure_lift takes the campaign's result: measure_lift(load_campaign(path), ...)"
+        )
+    if not hasattr(result, "plan") or not hasattr(result, "states"):
+        raise UsageError(
+            f"expected the campaign's result (from send_campaign or load_campaign), not "
+            f"{type(result).__name__}"
+        )
 
 
 def _check_groups(rec: pd.DataFrame) -> None:
