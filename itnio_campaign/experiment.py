@@ -381,6 +381,17 @@ def min_detectable_lift_table(
 
 
 # -- results by variant -----------------------------------------------------------------------
+def held_note(result: CampaignResult, path: Any) -> str:
+    """``"; N held for the rollout: ..."`` when rows wait for the winner, else ``""``."""
+    held = int((np.asarray(result.states, dtype=object) == HELD_FOR_ROLLOUT).sum())
+    if not held:
+        return ""
+    return (
+        f"; {held:,} recipients are held for the rollout: rollout_winner({str(path)!r}, "
+        "client) sends them the winning variant"
+    )
+
+
 def group_order(recipients: pd.DataFrame, settings: Mapping[str, Any]) -> list[str]:
     """The groups present: variants in their order, then holdout, then rollout."""
     names = list((settings.get("experiment") or {}).get("variants") or {})
