@@ -42,7 +42,6 @@ from .delivery import fetch_replies, refresh_delivery
 from .errors import UsageError
 from .experiment import ROLLOUT, VARIANT_COLUMN, by_variant, outcome_values
 from .ledger import Ledger
-from .ledger.codecs import encode_batches, encode_frame
 from .message import WORK_STRING
 from .models import DELIVERED, HELD_FOR_ROLLOUT, PENDING, READY, SENDING, SUBMITTED
 from .options import SendOptions
@@ -393,22 +392,15 @@ def _decide(
         winner, metric, reason, _rates_record(rates), time.time() if now is None else now,
         [int(p) for p in held], [b.batch_id for b in batches], template, len(held) - len(ready),
     )  # fmt: skip
-    fmt, data = encode_frame(rec, check_rows=100)
-    rows = encode_batches(batches, rec)
-    with led.extension(write=True) as cur:
+
+    def store_decision(cur: sqlite3.Cursor) -> None:
         cur.execute(_SCHEMA)
-        cur.execute("UPDATE frames SET format=?, data=? WHERE name='recipients'", (fmt, data))
-        cur.executemany(
-            "INSERT INTO batches(batch_id, endpoint, extra, items, positions) "
-            "VALUES (?, ?, 1, ?, ?)",
-            rows,
-        )
         cur.execute(
             "INSERT INTO rollout(key, value) VALUES ('rollout', ?)",
             (json.dumps(asdict(record)),),
         )
-    led._recipients = None  # the ledger's cached copies are stale now
-    led._batch_cache = None
+
+    led.amend_plan(rec, batches, also=store_decision)
     return record
 
 

@@ -34,7 +34,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -413,6 +413,33 @@ class Ledger:
                 "VALUES (?, ?, 1, ?, ?)",
                 rows,
             )
+        self._batch_cache = None
+
+    def amend_plan(
+        self,
+        recipients: pd.DataFrame,
+        batches: Iterable[Batch],
+        also: Callable[[sqlite3.Cursor], None] | None = None,
+    ) -> None:
+        """Replace the stored recipients frame and add ``batches`` (extra requests) in one
+        transaction, with ``also(cursor)`` (a module's own rows) in the same one.
+
+        A winner rollout gives held rows their text this way: either the decision, the rows'
+        new text and their requests are all stored, or none of them is.
+        """
+        batches = list(batches)
+        fmt, data = encode_frame(recipients, check_rows=100)
+        rows = encode_batches(batches, recipients) if batches else []
+        with self._write() as cur:
+            cur.execute("UPDATE frames SET format=?, data=? WHERE name='recipients'", (fmt, data))
+            cur.executemany(
+                "INSERT INTO batches(batch_id, endpoint, extra, items, positions) "
+                "VALUES (?, ?, 1, ?, ?)",
+                rows,
+            )
+            if also is not None:
+                also(cur)
+        self._recipients = None  # the cached copies are stale now
         self._batch_cache = None
 
     def record_reconciliation(self, entries: Iterable[Reconciliation]) -> None:
