@@ -71,7 +71,13 @@ from .models import (
 )
 from .numbers import calling_codes, check_region, normalize_numbers
 from .pricing import PriceTable, read_prices
-from .schedule import Schedule, row_windows, schedule_frame, schedule_warnings
+from .schedule import (
+    ASSUMED_RATE,
+    Schedule,
+    row_windows,
+    schedule_frame,
+    schedule_warnings,
+)
 from .smart_encoding import apply_smart_encoding_array, char_name, replacement_for, ucs2_chars
 from .suppression import SuppressionList, read_suppression
 
@@ -490,8 +496,9 @@ class Plan:
             return {}
         frame = self.schedule()
         src = self.recipients["tz_source"].astype(object).to_numpy()[ready_mask]
+        rate = self.settings.get("rate") or ASSUMED_RATE
         return {
-            "schedule": sched.describe(),
+            "schedule": f"{sched.describe()}; times at {rate:g} SMS/s (plan.schedule(rate=))",
             "schedule_rows": tuple(frame.to_dict("records")),
             "schedule_warnings": tuple(schedule_warnings(frame, sched)),
             "restrictive_rows": int((src == "country-restrictive").sum()),
