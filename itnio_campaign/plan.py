@@ -73,6 +73,7 @@ from .numbers import calling_codes, check_region, normalize_numbers
 from .pricing import PriceTable, read_prices
 from .schedule import (
     ASSUMED_RATE,
+    SCHEDULE_COLUMNS,
     Schedule,
     row_windows,
     schedule_frame,
@@ -532,13 +533,14 @@ class Plan:
 
         >>> df = pd.DataFrame({"phone": ["+1 212 555 0143", "+91 98765 43210"]})
         >>> plan = plan_campaign(df, content="Hi", window="09:00-20:00")
-        >>> plan.schedule()["tz"].tolist()                           # doctest: +SKIP
-        ['Asia/Kolkata', 'America/New_York']
+        >>> noon_utc = 1777896000.0                              # 2026-05-04 12:00 UTC
+        >>> frame = plan.schedule(now=noon_utc)
+        >>> [(r.tz, f"{r.opens_at:%H:%M}", f"{r.closes_at:%H:%M}") for r in frame.itertuples()]
+        [('Asia/Kolkata', '12:00', '14:30'), ('America/New_York', '13:00', '00:00')]
         """
         sched = self.schedule_settings
         if sched is None:
-            return schedule_frame(self.recipients.iloc[:0].assign(tz="", window="", tz_source=""),
-                                  Schedule("00:00-24:00"), ready=np.zeros(0, dtype=bool))
+            return pd.DataFrame(columns=list(SCHEDULE_COLUMNS))
         ready = (self.recipients["state"] == READY).to_numpy()
         rate = rate if rate is not None else self.settings.get("rate")
         return schedule_frame(self.recipients, sched, ready=ready, now=now, rate=rate)
