@@ -263,7 +263,7 @@ class PlanSummary:
             tz = str(r["tz"])
             zones = tz.split(",")
             name = tz if len(zones) == 1 else f"{zones[0]} +{len(zones) - 1} zones"
-            when = "never opens" if pd.isna(r["opens_at"]) else (
+            when = "never opens" if r["opens_at"] is None else (
                 f"opens {r['opens_at']:%Y-%m-%d %H:%M}, closes {r['closes_at']:%Y-%m-%d %H:%M} UTC"
             )
             lines.append((f"  {name} ({r['window']})",
@@ -500,7 +500,7 @@ class Plan:
         rate = self.settings.get("rate") or ASSUMED_RATE
         return {
             "schedule": f"{sched.describe()}; times at {rate:g} SMS/s (plan.schedule(rate=))",
-            "schedule_rows": tuple(frame.to_dict("records")),
+            "schedule_rows": tuple(_plain_row(r) for r in frame.to_dict("records")),
             "schedule_warnings": tuple(schedule_warnings(frame, sched)),
             "restrictive_rows": int((src == "country-restrictive").sum()),
         }
@@ -1476,3 +1476,17 @@ def _group_codes(tz: np.ndarray, window: np.ndarray) -> tuple[np.ndarray, Any]:
     codes, pairs = pd.factorize(tz_codes.astype(np.int64) * max(len(w_u), 1) + w_codes)
     keys = [f"{tz_u[p // max(len(w_u), 1)]}|{w_u[p % max(len(w_u), 1)]}" for p in pairs.tolist()]
     return codes, keys
+
+
+def _plain_row(row: dict[Any, Any]) -> dict[str, Any]:
+    """A schedule row with plain Python values (datetime or None, int, float, bool, str)."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, pd.Timestamp):
+            value = value.to_pydatetime()
+        elif value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+            value = None
+        elif isinstance(value, np.generic):
+            value = value.item()
+        out[str(key)] = value
+    return out
