@@ -105,6 +105,12 @@ async def send_campaign(
             "a plan with test_share= needs ledger= (rollout_winner sends the winner to the "
             "held rows from that ledger)"
         )
+    if ledger is None and plan.settings.get("schedule"):
+        raise UsageError(
+            "a plan with send windows needs ledger= (the windows, the waits and what was "
+            "sent live there, so a crash or a stop never sends anyone twice or outside "
+            "their window)"
+        )
     if ledger is not None:
         if journal is not None:
             raise UsageError("give ledger= or journal=, not both")

@@ -289,3 +289,9 @@ def test_many_tiny_strata_still_give_each_group_its_share_overall() -> None:
     shares = groups(plan).value_counts(normalize=True)
     assert shares["holdout"] == pytest.approx(0.1, abs=0.01)
     assert shares["A"] == pytest.approx(0.45, abs=0.015)
+
+
+def test_an_experiment_with_send_windows_is_refused_with_a_way_out() -> None:
+    df = pd.DataFrame({"phone": [f"+9198765{i:05d}" for i in range(20)]})
+    with pytest.raises(UsageError, match=r"cannot have send windows yet \(window="):
+        plan_campaign(df, variants={"A": "Hi", "B": "Hello"}, window="09:00-20:00")
