@@ -151,6 +151,17 @@ class ExperimentSpec:
         }
 
 
+def variant_groups(recipients: pd.DataFrame) -> np.ndarray:
+    """Each row's group as plain text (``"A"``, ``"holdout"``, ...; ``""`` for rows left out
+    of the draw), so ``groups == name`` is a plain boolean mask (a missing variant is
+    ``<NA>`` in the frame, and ``NA == "A"`` is not False).
+
+    >>> variant_groups(pd.DataFrame({"variant": pd.array(["A", None], dtype="string")}))
+    array(['A', ''], dtype=object)
+    """
+    return recipients[VARIANT_COLUMN].astype(object).fillna("").to_numpy(dtype=object)
+
+
 def _share(value: Any, name: str, *, allow_zero: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
         raise UsageError(f"{name} must be a share like 0.1 (10%), not {value!r}")
@@ -335,7 +346,7 @@ def experiment_summary(
     ``costs``: the estimated cost of each variant's rows to send (the plan computes them).
     """
     exp = settings["experiment"]
-    group = recipients[VARIANT_COLUMN].astype(object).to_numpy()
+    group = variant_groups(recipients)
     state = recipients["state"].astype(object).to_numpy()
     seg = recipients["segments"].to_numpy(dtype=np.int64)
     lines = []
@@ -375,7 +386,7 @@ def min_detectable_lift_table(
 ) -> pd.DataFrame:
     """Per variant: its rows, the holdout's, and the smallest detectable absolute and
     relative lift over ``baseline`` (a two-sided two-proportion test)."""
-    group = recipients[VARIANT_COLUMN].astype(object).to_numpy()
+    group = variant_groups(recipients)
     n_hold = int((group == HOLDOUT).sum())
     rows = []
     for name in variants:
@@ -428,7 +439,7 @@ def by_variant(
             "this campaign has no variants or holdout: plan it with plan_campaign(..., "
             'variants={"A": ..., "B": ...}, holdout=0.1)'
         )
-    group = rec[VARIANT_COLUMN].astype(object).to_numpy()
+    group = variant_groups(rec)
     states = np.asarray(result.states, dtype=object)
     sent = np.isin(states, ACCEPTED_STATES)
     delivered = states == DELIVERED
@@ -594,7 +605,7 @@ def measure_lift(
     _check_result(result)
     rec = result.plan.recipients
     _check_groups(rec)
-    group = rec[VARIANT_COLUMN].astype(object).to_numpy()
+    group = variant_groups(rec)
     if not (group == HOLDOUT).any():
         raise UsageError(
             "this campaign has no holdout group: lift needs one (plan with holdout=0.1)"

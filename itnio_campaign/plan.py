@@ -44,6 +44,7 @@ from .experiment import (
     assign_groups,
     experiment_summary,
     min_detectable_lift_table,
+    variant_groups,
 )
 from .message import (
     GSM7_BASIC_CLASS,
@@ -519,7 +520,7 @@ class Plan:
             return None
         rec = self.recipients
         ready = (rec["state"] == READY).to_numpy(dtype=bool, na_value=False)
-        group = rec[VARIANT_COLUMN].astype(object).to_numpy()
+        group = variant_groups(rec)
         seg = rec["segments"].to_numpy(dtype=np.int64)
         costs = {
             name: _estimate_cost(rec["number"][ready & (group == name)],

@@ -40,7 +40,7 @@ from . import stats
 from .client import AsyncClient
 from .delivery import fetch_replies, refresh_delivery
 from .errors import UsageError
-from .experiment import ROLLOUT, VARIANT_COLUMN, by_variant, outcome_values
+from .experiment import ROLLOUT, VARIANT_COLUMN, by_variant, outcome_values, variant_groups
 from .ledger import Ledger
 from .message import WORK_STRING
 from .models import DELIVERED, HELD_FOR_ROLLOUT, PENDING, READY, SENDING, SUBMITTED
@@ -243,7 +243,7 @@ def metric_rates(
     level (rate or mean), low/high (Wilson interval for rates) and kind."""
     rec = result.plan.recipients
     names = list(result.settings.get("experiment", {}).get("variants") or {})
-    group = rec[VARIANT_COLUMN].astype(object).to_numpy()
+    group = variant_groups(rec)
     if metric == "delivered":
         values, kind = (
             (np.asarray(result.states, dtype=object) == DELIVERED).astype(float),

@@ -295,3 +295,15 @@ def test_an_experiment_with_send_windows_is_refused_with_a_way_out() -> None:
     df = pd.DataFrame({"phone": [f"+9198765{i:05d}" for i in range(20)]})
     with pytest.raises(UsageError, match=r"cannot have send windows yet \(window="):
         plan_campaign(df, variants={"A": "Hi", "B": "Hello"}, window="09:00-20:00")
+
+
+def test_rows_left_out_of_the_draw_do_not_break_the_summary_or_by_variant() -> None:
+    # an invalid number and a duplicate are never drawn: their variant is missing
+    df = pd.DataFrame({"phone": ["+91 98765 43210", "+91 98765 43211", "12", "+91 98765 43210"]})
+    plan = plan_campaign(df, content="Hi", holdout=0.5, split_seed=1)
+    assert plan.recipients["variant"].isna().sum() == 2
+    assert "holdout" in str(plan.summary())
+    from itnio_campaign.result import CampaignResult
+
+    table = CampaignResult(plan).by_variant()
+    assert int(table["recipients"].sum()) == 2
