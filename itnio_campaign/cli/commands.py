@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import getpass
+import os
 import shlex
 import signal
 import sys
@@ -163,6 +164,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
     if args.price is not None:
         options["prices"] = args.price
     options.update(cost_options(args))
+    options.update(schedule_options(args))
     return plan_campaign(
         df,
         number_col=number_col,
@@ -332,6 +334,9 @@ def finish(result: CampaignResult, ledger: Path | None) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     plan = make_plan(args)
     print(plan.summary())
+    show_schedule(plan, args)
+    if getattr(args, "save_for_run", None):
+        save_plan_for_run(plan, Path(args.save_for_run))
     if args.show:
         print()
         print(plan.preview(args.show).to_string())
@@ -345,6 +350,7 @@ def cmd_send(args: argparse.Namespace) -> int:
     credentials_of(args)  # fail on credentials before asking to confirm
     n = ready_count(plan)
     print(plan.summary())
+    show_schedule(plan, args)
     if n == 0:
         raise CliError("nothing to send: no recipient is ready", "see the dry-run summary above")
     ledger = Path(args.ledger) if args.ledger else default_ledger(args.file)
@@ -641,3 +647,221 @@ def _parse_time(text: str) -> datetime:
         raise CliError(
             f"not a date/time: {text!r}", "use ISO 8601, e.g. 2024-05-01T09:00", EXIT_USAGE
         ) from None
+
+
+# -- send windows and scheduling (issue 14): --window & co., run, status ------------------------
+#: The flags that make a plan scheduled, and plan_campaign's keyword for each.
+SCHEDULE_FLAGS = {
+    "window": "window",
+    "days": "days",
+    "holidays": "holidays",
+    "not_before": "not_before",
+    "expire_at": "expire_at",
+    "tz_col": "tz_col",
+    "default_tz": "default_tz",
+    "late": "late",
+}
+
+
+def schedule_options(args: argparse.Namespace) -> dict[str, Any]:
+    """plan_campaign's schedule keywords from ``--window``, ``--days``, ``--holidays``,
+    ``--not-before``, ``--expire-at``, ``--tz-col``, ``--default-tz``, ``--late`` (only those
+    given). Times without an offset are the machine's local time.
+
+    Example::
+
+        schedule_options(args)  ->  {"window": "09:00-20:00", "days": "mon-sat"}
+    """
+    out: dict[str, Any] = {}
+    for flag, keyword in SCHEDULE_FLAGS.items():
+        value = getattr(args, flag, None)
+        if value is None or value == "":
+            continue
+        if flag in ("not_before", "expire_at"):
+            value = _parse_time(value)
+        elif flag == "holidays":
+            value = _holidays(value)
+        out[keyword] = value
+    return out
+
+
+def _holidays(value: str) -> list[str]:
+    """``--holidays``: dates separated by commas, or a file with one date a line."""
+    path = Path(value)
+    if path.is_file():
+        try:
+            text = path.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CliError(f"cannot read the holidays file {path}: {exc}") from None
+        items = [line.split("#")[0].strip() for line in text.splitlines()]
+    else:
+        items = [part.strip() for part in value.replace(";", ",").split(",")]
+    dates = [item for item in items if item]
+    if not dates:
+        raise CliError(f"--holidays {value!r} holds no dates", "e.g. --holidays 2026-12-25")
+    return dates
+
+
+def is_scheduled(plan: Plan) -> bool:
+    """True when the plan has a window, days, a start or an expiry (the dry run shows it)."""
+    settings = getattr(plan, "settings", {}) or {}
+    return any(settings.get(k) not in (None, "", [], ()) for k in SCHEDULE_FLAGS.values())
+
+
+def show_schedule(plan: Plan, args: argparse.Namespace | None = None) -> None:
+    """Print the schedule (per zone: window, recipients, time to send, what does not fit)."""
+    if not is_scheduled(plan) or not hasattr(plan, "schedule"):
+        return
+    frame = plan.schedule()
+    print("\nSchedule (each zone's next window, in UTC; estimated at the configured rate)")
+    print(schedule_text(frame))
+
+
+def schedule_text(frame: pd.DataFrame) -> str:
+    """The schedule frame as a plain table, with a warning line for what does not fit."""
+    if frame.empty:
+        return "  nobody to schedule"
+    shown = pd.DataFrame(
+        {
+            "zone": frame["tz"].astype(str),
+            "recipients": frame["recipients"].map(lambda n: f"{int(n):,}"),
+            "opens (UTC)": frame["opens_at"].map(_utc_text),
+            "closes (UTC)": frame["closes_at"].map(_utc_text),
+            "to send": frame["est_send_s"].map(_duration_text),
+            "fits": frame["fits"].map(lambda f: "yes" if bool(f) else "NO"),
+        }
+    )
+    lines = [shown.to_string(index=False)]
+    late = frame[~frame["fits"].astype(bool)]
+    if len(late):
+        left = int(late["left_over"].sum())
+        zones = ", ".join(late["tz"].astype(str).unique())
+        lines.append(
+            f"warning: {left:,} recipients would be left when their window closes or the "
+            f"campaign expires ({zones}); widen the window, raise --rate, or move --expire-at"
+        )
+    return "\n".join(lines)
+
+
+def _utc_text(value: Any) -> str:
+    if value is None or pd.isna(value):
+        return "-"
+    ts = pd.Timestamp(value)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.strftime("%a %d %b %H:%M")
+
+
+def _duration_text(seconds: Any) -> str:
+    if seconds is None or pd.isna(seconds):
+        return "-"
+    s = float(seconds)
+    if s < 90:
+        return f"{s:.0f} s"
+    return f"{s / 60:.0f} min" if s < 5400 else f"{s / 3600:.1f} h"
+
+
+def save_plan_for_run(plan: Plan, ledger: Path) -> None:
+    """``plan --save-for-run LEDGER``: write the plan to a ledger and print the run command."""
+    if ledger.exists():
+        raise CliError(
+            f"{ledger} already exists",
+            "choose a new file name (a ledger holds one campaign)",
+            EXIT_USAGE,
+        )
+    if ready_count(plan) == 0:
+        raise CliError("nothing to send: no recipient is ready", "see the dry-run summary above")
+    command = plan.save_for_run(ledger)
+    print(f"\nplanned campaign saved to {ledger}; send it (now or unattended) with:")
+    print(f"  {command}")
+
+
+def run_command(ledger: Path) -> str:
+    return f"itnio-campaign run {shlex.quote(str(ledger))}"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run (or continue) a planned, scheduled campaign in the foreground until it is done.
+
+    Waits for each zone's window; SIGTERM or Ctrl-C stops cleanly (exit 4, run again to
+    continue). Exit codes as for send: 0 nobody left, 3 halted, 4 stopped or incomplete.
+    """
+    ledger = _existing_ledger(args.ledger)
+    options = send_options_of(args)
+    print(f"{_now_text()} running {ledger} (pid {os.getpid()}); stop with Ctrl-C or SIGTERM")
+    print(status_text(ledger), flush=True)
+
+    async def work(client: AsyncClient, stopper: Stopper) -> CampaignResult:
+        return await resume_campaign(ledger, client, options=options, stopper=stopper)
+
+    result = _run_or_stop_with(args, work, ledger)
+    print(f"\n{_now_text()} run ended: {result.status}")
+    code = _finish_campaign(result, ledger, args.report)
+    if code == EXIT_STOPPED:
+        print(f"continue with: {run_command(ledger)}", file=sys.stderr)
+    return code
+
+
+def _run_or_stop_with(
+    args: argparse.Namespace,
+    work: Callable[[AsyncClient, Stopper], Awaitable[T]],
+    ledger: Path,
+) -> T:
+    try:
+        return with_client(args, work, ledger)
+    except CliError as exc:
+        if exc.code == EXIT_STOPPED:
+            exc.hint = f"continue with: {run_command(ledger)}"
+        raise
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Where a campaign stands; reads the ledger without the writer lock (safe while sending)."""
+    ledger = _existing_ledger(args.ledger)
+    print(status_text(ledger))
+    return EXIT_OK
+
+
+def status_text(ledger: Path) -> str:
+    """The campaign in ``ledger`` in a few lines: who runs it, counts per state, the next
+    window of each zone with recipients still to send, expiry."""
+    from ..recovery import load_campaign as load
+
+    with Ledger.open(ledger, create=False, readonly=True) as store:
+        running = store.writer_alive()
+        plan = store.load_plan() if store.has_plan else None
+    result = load(ledger)
+    counts = result.summary().counts
+    lines = [f"ledger {ledger}: {_campaign_state(result.status, running)}"]
+    total = sum(counts.values())
+    lines.append(f"  recipients {total:,}")
+    for state, n in counts.items():
+        lines.append(f"  {state:<24}{n:>10,}")
+    if plan is not None and is_scheduled(plan):
+        lines.extend(_waiting_lines(plan, result))
+    return "\n".join(lines)
+
+
+def _campaign_state(status: str, running: bool) -> str:
+    if running:
+        return f"{status}; a process is sending it now"
+    if status in ("completed",):
+        return status
+    return f"{status}; no process is sending it (continue with: itnio-campaign run LEDGER)"
+
+
+def _waiting_lines(plan: Plan, result: CampaignResult) -> list[str]:
+    """The schedule of the recipients still to send, per zone (plan.schedule() of them)."""
+    lines: list[str] = []
+    settings = plan.settings
+    if settings.get("expire_at"):
+        lines.append(f"  expires at {settings['expire_at']}")
+    frame = plan.schedule()
+    if frame.empty:
+        return lines
+    lines.append("next window per zone (UTC):")
+    lines.extend("  " + line for line in schedule_text(frame).splitlines())
+    return lines
+
+
+def _now_text() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
