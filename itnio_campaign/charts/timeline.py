@@ -34,6 +34,7 @@ LABEL_W = 190  # the zone names' column
 LANE_H = 30
 AXIS_H = 34
 PAD = 10
+RIGHT_W = 70  # room for "1,234 left" after the last bar
 WINDOW_FILL = "#cfe3f7"
 SEND_FILL = "#2f6fae"
 LATE_FILL = "#c62828"
@@ -85,7 +86,7 @@ def timeline_svg(
         + ([_utc(now)] if now is not None else [])
     )
     span = max((t1 - t0).total_seconds(), 60.0)
-    plot_w = width - LABEL_W - 2 * PAD
+    plot_w = width - LABEL_W - 2 * PAD - RIGHT_W
     height = AXIS_H + LANE_H * len(zones) + 2 * PAD
 
     def x(moment: datetime) -> float:
@@ -148,9 +149,11 @@ def _lane(zone: str, bars: list[_Bar], top: float, x: Callable[[datetime], float
             f'<rect class="itnio-send" x="{x0:.1f}" y="{top + 9}" width="{xs - x0:.1f}" '
             f'height="{LANE_H - 18}" fill="{fill}" rx="2"><title>{tip}</title></rect>'
         )
-    if left:
+    late = [b for b in bars if b.left_over]
+    if late:  # after the last window that does not fit
+        end = late[-1].closes or late[-1].opens
         out.append(
-            f'<text class="itnio-left-over" x="{x(bars[-1].closes or bars[-1].opens) + 4:.1f}" '
+            f'<text class="itnio-left-over" x="{x(end) + 4:.1f}" '
             f'y="{top + LANE_H / 2 + 4:.1f}" fill="{LATE_FILL}">{left:,} left</text>'
         )
     out.append("</g>")
