@@ -874,21 +874,22 @@ def _now_text() -> str:
 
 
 class FastClock:
-    """Campaign time for demos: starts now and jumps over every wait at once.
+    """Campaign time for demos: the real time plus every wait skipped so far.
 
     ``send_campaign(..., clock=fast.now, sleep=fast.sleep)`` then sends each zone in its
-    window without waiting for it in real time (the sandbox does not mind).
+    window without waiting for it in real time; between waits, time flows as usual.
 
-    >>> fast = FastClock(start=0.0); asyncio.run(fast.sleep(3600)); fast.now()
-    3600.0
+    >>> fast = FastClock(); before = fast.now(); asyncio.run(fast.sleep(3600))
+    >>> 3600 <= fast.now() - before < 3660
+    True
     """
 
-    def __init__(self, start: float | None = None) -> None:
-        self._t = time.time() if start is None else float(start)
+    def __init__(self) -> None:
+        self.skipped = 0.0  # seconds of waiting skipped so far
 
     def now(self) -> float:
-        return self._t
+        return time.time() + self.skipped
 
     async def sleep(self, seconds: float) -> None:
-        self._t += max(0.0, float(seconds))
+        self.skipped += max(0.0, float(seconds))
         await asyncio.sleep(0)  # let Stop and the requests in flight run
