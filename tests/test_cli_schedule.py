@@ -89,7 +89,9 @@ def test_help_with_the_schedule_commands_imports_nothing_heavy(tmp_path: Path) -
         "heavy = sorted({'pandas', 'aiohttp', 'numpy'} & set(sys.modules))\n"
         "print('heavy:', heavy)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path
+    )
     assert "heavy: []" in proc.stdout, proc.stdout + proc.stderr
 
 
@@ -197,13 +199,16 @@ def test_status_reads_while_run_waits_for_a_window_and_sigterm_stops_it_cleanly(
             now = status(ledger, tmp_path)
             assert now.returncode == 0
             counts = dict(
-                line.split()[:2] for line in now.stdout.splitlines() if line.startswith("  ")
+                line.split()[:2]
+                for line in now.stdout.splitlines()
+                if line.startswith("  ")
                 if len(line.split()) == 2
             )
             assert counts.get("submitted") == "6" and counts.get("pending") == "4", now.stdout
             assert runner.poll() is None, "status must not disturb the run"
             runner.send_signal(signal.SIGTERM)
             out, err = runner.communicate(timeout=60)
+            assert "run ended" in out
         finally:
             if runner.poll() is None:
                 runner.kill()
