@@ -1035,7 +1035,7 @@ class ScheduleFields:
 
     def show(self, plan: Any) -> None:
         """Show ``plan``'s schedule (nothing for an unscheduled plan or None)."""
-        if plan is None or not any(self.key()) or not hasattr(plan, "schedule"):
+        if plan is None or getattr(plan, "schedule_settings", None) is None:
             self.schedule.value = ""
             return
         self.schedule.value = schedule_html(plan.schedule())

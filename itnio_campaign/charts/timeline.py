@@ -129,7 +129,9 @@ def lanes(svg: str) -> list[str]:
 def _lane(zone: str, bars: list[_Bar], top: float, x: Callable[[datetime], float]) -> str:
     total = sum(b.recipients for b in bars)
     left = sum(b.left_over for b in bars)
-    label = f"{zone} · {total:,}"
+    zones = zone.split(",")  # an uncertain number: every zone it may be in
+    name = zone if len(zones) == 1 else f"{zones[0]} +{len(zones) - 1}"
+    label = f"{name} · {total:,}"
     out = [
         f'<g class="itnio-lane" data-tz="{html.escape(zone, quote=True)}">',
         f'<text x="{PAD}" y="{top + LANE_H / 2 + 4:.1f}">{html.escape(_clip(label, 30))}</text>',

@@ -336,7 +336,6 @@ def finish(result: CampaignResult, ledger: Path | None) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     plan = make_plan(args)
     print(plan.summary())
-    show_schedule(plan, args)
     if getattr(args, "save_for_run", None):
         save_plan_for_run(plan, Path(args.save_for_run))
     if args.show:
@@ -352,7 +351,6 @@ def cmd_send(args: argparse.Namespace) -> int:
     credentials_of(args)  # fail on credentials before asking to confirm
     n = ready_count(plan)
     print(plan.summary())
-    show_schedule(plan, args)
     if n == 0:
         raise CliError("nothing to send: no recipient is ready", "see the dry-run summary above")
     ledger = Path(args.ledger) if args.ledger else default_ledger(args.file)
@@ -524,8 +522,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # The message's ’ forces UCS-2: the demo sends with smart encoding on, and says so.
     plan = plan_campaign(df, **demo_options, smart_encoding=True)
     print("\nSending with smart encoding on (’ → ', and so on; see the saving above):")
-    print(plan.summary())
-    show_schedule(plan)
+    print(plan.summary())  # with the schedule: each zone's window, recipients, time to send
     print(DEMO_CLOCK_NOTE)
     fast = FastClock()  # the demo's waits for a window take no time
     t0 = time.perf_counter()
@@ -709,18 +706,8 @@ def _holidays(value: str) -> list[str]:
 
 
 def is_scheduled(plan: Plan) -> bool:
-    """True when the plan has a window, days, a start or an expiry (the dry run shows it)."""
-    settings = getattr(plan, "settings", {}) or {}
-    return any(settings.get(k) not in (None, "", [], ()) for k in SCHEDULE_FLAGS.values())
-
-
-def show_schedule(plan: Plan, args: argparse.Namespace | None = None) -> None:
-    """Print the schedule (per zone: window, recipients, time to send, what does not fit)."""
-    if not is_scheduled(plan) or not hasattr(plan, "schedule"):
-        return
-    frame = plan.schedule()
-    print("\nSchedule (each zone's next window, in UTC; estimated at the configured rate)")
-    print(schedule_text(frame))
+    """True when the plan has send windows (``plan_campaign(window=..., ...)``)."""
+    return plan.schedule_settings is not None
 
 
 def schedule_text(frame: pd.DataFrame) -> str:
@@ -729,7 +716,8 @@ def schedule_text(frame: pd.DataFrame) -> str:
         return "  nobody to schedule"
     shown = pd.DataFrame(
         {
-            "zone": frame["tz"].astype(str),
+            "zone": frame["tz"].astype(str).map(_zone_text),
+            "window": frame["window"].astype(str) if "window" in frame else "",
             "recipients": frame["recipients"].map(lambda n: f"{int(n):,}"),
             "opens (UTC)": frame["opens_at"].map(_utc_text),
             "closes (UTC)": frame["closes_at"].map(_utc_text),
@@ -747,6 +735,12 @@ def schedule_text(frame: pd.DataFrame) -> str:
             f"campaign expires ({zones}); widen the window, raise --rate, or move --expire-at"
         )
     return "\n".join(lines)
+
+
+def _zone_text(tz: str) -> str:
+    """A zone, or the first of the zones an uncertain number may be in and how many more."""
+    zones = tz.split(",")
+    return tz if len(zones) == 1 else f"{zones[0]} +{len(zones) - 1} zones"
 
 
 def _utc_text(value: Any) -> str:
@@ -838,6 +832,8 @@ def status_text(ledger: Path) -> str:
     result = load(ledger)
     counts = result.summary().counts
     lines = [f"ledger {ledger}: {_campaign_state(result.status, running)}"]
+    if plan is not None and plan.schedule_settings is not None:
+        lines.append(f"  send window: {plan.schedule_settings.describe()}")
     total = sum(counts.values())
     lines.append(f"  recipients {total:,}")
     for state, n in counts.items():
@@ -856,15 +852,18 @@ def _campaign_state(status: str, running: bool) -> str:
 
 
 def _waiting_lines(plan: Plan, result: CampaignResult) -> list[str]:
-    """The schedule of the recipients still to send, per zone (plan.schedule() of them)."""
-    lines: list[str] = []
-    settings = plan.settings
-    if settings.get("expire_at"):
-        lines.append(f"  expires at {settings['expire_at']}")
-    frame = plan.schedule()
-    if frame.empty:
-        return lines
-    lines.append("next window per zone (UTC):")
+    """The next window of each zone with recipients still to send (``pending``), from now."""
+    from ..schedule import schedule_frame
+
+    sched = plan.schedule_settings
+    if sched is None:
+        return []
+    states = result.frame[result.columns.state].astype(str).to_numpy()
+    waiting = states == "pending"
+    if not waiting.any():
+        return []
+    frame = schedule_frame(plan.recipients, sched, ready=waiting, now=time.time())
+    lines = ["next window per zone, for the recipients still pending (UTC):"]
     lines.extend("  " + line for line in schedule_text(frame).splitlines())
     return lines
 
