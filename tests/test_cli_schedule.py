@@ -122,12 +122,14 @@ def test_plan_with_a_window_prints_the_schedule_per_zone(tmp_path: Path) -> None
     proc = run(["plan", str(csv), "--content", CONTENT, "--window", "09:00-20:00",
                 "--days", "mon-sat"], tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    schedule = proc.stdout[proc.stdout.index("Schedule") :]
-    for zone in ZONE_NUMBERS:
+    schedule = proc.stdout[proc.stdout.index("send window") :]
+    assert "09:00-20:00 mon-sat" in schedule
+    for zone in ("Asia/Kolkata", "America/New_York", "America/Los_Angeles"):
         assert zone in schedule
+    assert "Europe/Guernsey +2 zones" in schedule  # a UK mobile: London, Guernsey or Man
     # without a window there is no schedule to show
     plain = run(["plan", str(csv), "--content", CONTENT], tmp_path)
-    assert plain.returncode == 0 and "Schedule" not in plain.stdout
+    assert plain.returncode == 0 and "send window" not in plain.stdout
 
 
 def test_plan_save_for_run_keeps_the_schedule_in_the_ledger(tmp_path: Path) -> None:
@@ -142,10 +144,10 @@ def test_plan_save_for_run_keeps_the_schedule_in_the_ledger(tmp_path: Path) -> N
     assert f"itnio-campaign run {ledger}" in proc.stdout
     with Ledger.open(ledger, create=False, readonly=True) as store:
         plan = store.load_plan()
-    settings = plan.settings
-    assert "09:00" in str(settings["window"]) and "20:00" in str(settings["window"])
-    assert "2026-12-25" in str(settings["holidays"]) and "2027-01-01" in str(settings["holidays"])
-    assert "2030-01-01" in str(settings["expire_at"])
+    settings = plan.settings["schedule"]
+    assert settings["window"] == "09:00-20:00" and settings["days"] == "mon-fri"
+    assert settings["holidays"] == ["2026-12-25", "2027-01-01"]
+    assert settings["expire_at"] == datetime(2030, 1, 1, tzinfo=UTC).timestamp()
     assert set(plan.recipients["tz"]) == set(ZONE_NUMBERS)
     # a ledger holds one campaign: saving over it is refused
     again = run(["plan", str(csv), "--content", CONTENT, "--save-for-run", str(ledger)], tmp_path)
@@ -247,7 +249,7 @@ def test_demo_dry_run_shows_a_schedule_over_three_zones_and_finishes_fast(tmp_pa
     proc = run(["demo", "--no-progress", "--report", str(tmp_path / "d.xlsx")], tmp_path,
                timeout=120)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    block = proc.stdout[proc.stdout.index("Schedule") : proc.stdout.index("fast clock")]
+    block = proc.stdout[proc.stdout.rindex("send window") : proc.stdout.index("fast clock")]
     zones = {z for z in ZONE_NUMBERS if z in block} | {
         z for z in ("Europe/Berlin", "America/Sao_Paulo", "Africa/Lagos") if z in block
     }
