@@ -316,3 +316,17 @@ class Balance:
     balance: Decimal
     gift: Decimal
     credit: Decimal
+
+
+# --- send windows (issue 14; docs/architecture.md "Send windows") -------------------------
+#: Not sent by the campaign's ``expire_at``: final, never resent without a new plan.
+EXPIRED = "expired"
+#: ``late="skip"``: their window passed before they could be sent (final).
+SKIPPED_WINDOW_PASSED = "skipped_window_passed"
+#: Planned with a window that never opens for them (e.g. an uncertain zone whose possible
+#: zones share no hour of the window): never sent; give ``tz_col=`` or ``default_tz=``.
+SKIPPED_NO_WINDOW = "skipped_no_window"
+# Appended to the vocabulary above (one place each; the lengths differ, hence the ignores).
+SKIPPED_STATES = (*SKIPPED_STATES, SKIPPED_NO_WINDOW)  # type: ignore[assignment]
+FAILURE_STATES = (*FAILURE_STATES, EXPIRED)  # type: ignore[assignment]
+ALL_STATES = (*ALL_STATES, SKIPPED_NO_WINDOW, EXPIRED, SKIPPED_WINDOW_PASSED)  # type: ignore[assignment]

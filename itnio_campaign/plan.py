@@ -24,9 +24,11 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -55,6 +57,7 @@ from .models import (
     SKIPPED_DUPLICATE,
     SKIPPED_INVALID,
     SKIPPED_MISSING_FIELD,
+    SKIPPED_NO_WINDOW,
     SKIPPED_STATES,
     SKIPPED_SUPPRESSED,
     SKIPPED_TOO_LONG,
@@ -68,6 +71,7 @@ from .models import (
 )
 from .numbers import calling_codes, check_region, normalize_numbers
 from .pricing import PriceTable, read_prices
+from .schedule import Schedule, group_key, row_windows, schedule_frame, schedule_warnings
 from .smart_encoding import apply_smart_encoding_array, char_name, replacement_for, ucs2_chars
 from .suppression import SuppressionList, read_suppression
 
@@ -84,6 +88,8 @@ _Prices = PriceTable | Decimal | None
 
 #: Characters forcing UCS-2 listed when printed (all are in ``ucs2_characters``).
 _UCS2_SHOWN = 8
+#: Zones listed in the printed summary (all of them: :meth:`Plan.schedule`).
+_SCHEDULE_SHOWN = 12
 #: Summary values up to this long are right-aligned in one column when printed.
 _VALUE_WIDTH = 25
 
@@ -162,6 +168,13 @@ class PlanSummary:
     currency: str | None = None
     truncated_rows: int = 0
     footer: str | None = None
+    #: Send windows: the settings in one line, the per-zone dry run (rows of
+    #: :meth:`Plan.schedule` as dicts), its warnings, and how many ready rows got the most
+    #: restrictive window of the zones their number may be in.
+    schedule: str | None = None
+    schedule_rows: tuple[dict[str, Any], ...] = ()
+    schedule_warnings: tuple[str, ...] = ()
+    restrictive_rows: int = 0
 
     @property
     def available(self) -> Decimal | None:
@@ -209,6 +222,7 @@ class PlanSummary:
                 )
             )
         lines += self._ucs2_lines()
+        lines += self._schedule_lines()
         if self.estimated_cost is None:
             cost = "unknown (no prices given)"
         else:
@@ -231,6 +245,29 @@ class PlanSummary:
             ]
             verdict = {True: "yes", False: "NO", None: "unknown"}[self.enough_balance]
             lines.append(("enough balance", verdict))
+        return lines
+
+    def _schedule_lines(self) -> list[tuple[str, str]]:
+        """The send windows: per zone when it opens and closes, how many, how long."""
+        if self.schedule is None:
+            return []
+        lines = [("send window", self.schedule)]
+        for r in self.schedule_rows[:_SCHEDULE_SHOWN]:
+            tz = str(r["tz"])
+            zones = tz.split(",")
+            name = tz if len(zones) == 1 else f"{zones[0]} +{len(zones) - 1} zones"
+            when = "never opens" if pd.isna(r["opens_at"]) else (
+                f"opens {r['opens_at']:%Y-%m-%d %H:%M}, closes {r['closes_at']:%Y-%m-%d %H:%M} UTC"
+            )
+            lines.append((f"  {name} ({r['window']})",
+                          f"{r['recipients']:,}; {when}; ~{r['est_send_s']:,.0f} s"))  # fmt: skip
+        if len(self.schedule_rows) > _SCHEDULE_SHOWN:
+            more = len(self.schedule_rows) - _SCHEDULE_SHOWN
+            lines.append(("  ...", f"{more:,} more zones (plan.schedule())"))
+        if self.restrictive_rows:
+            lines.append(("  uncertain zone: strictest window", f"{self.restrictive_rows:,}"))
+        for w in self.schedule_warnings:
+            lines.append(("  warning", w))
         return lines
 
     def _money(self, amount: Decimal) -> str:
@@ -332,6 +369,10 @@ class PlanSummary:
             "currency": self.currency,
             "truncated_rows": self.truncated_rows,
             "footer": self.footer,
+            "schedule": self.schedule,
+            "schedule_rows": [dict(r) for r in self.schedule_rows],
+            "schedule_warnings": list(self.schedule_warnings),
+            "restrictive_rows": self.restrictive_rows,
             "balance": None if self.balance is None else self.balance.balance,
             "available": self.available,
             "enough_balance": self.enough_balance,
@@ -439,7 +480,22 @@ class Plan:
             truncated_rows=int(st.get("truncated_rows", 0)),
             footer=st.get("footer"),
             **ucs2,
+            **self._schedule_summary(ready_mask),
         )
+
+    def _schedule_summary(self, ready_mask: np.ndarray) -> dict[str, Any]:
+        """The summary's send-window fields (none for a plan without windows)."""
+        sched = self.schedule_settings
+        if sched is None:
+            return {}
+        frame = self.schedule()
+        src = self.recipients["tz_source"].astype(object).to_numpy()[ready_mask]
+        return {
+            "schedule": sched.describe(),
+            "schedule_rows": tuple(frame.to_dict("records")),
+            "schedule_warnings": tuple(schedule_warnings(frame, sched)),
+            "restrictive_rows": int((src == "country-restrictive").sum()),
+        }
 
     async def check_balance(self, client: _BalanceClient) -> PlanSummary:
         """Ask the account balance (``client.get_balance()``); the summary with it added."""
@@ -451,6 +507,53 @@ class Plan:
         rec = self.recipients
         ready = rec[(rec["state"] == READY).to_numpy()]
         return ready[["number", "content", "encoding", "segments"]].head(n).copy()
+
+    # -- send windows (issue 14) -----------------------------------------------------------
+    @property
+    def schedule_settings(self) -> Schedule | None:
+        """The plan's send windows (``plan_campaign(window=..., ...)``), or None."""
+        return Schedule.from_settings(self.settings)
+
+    def schedule(self, *, now: float | None = None, rate: float | None = None) -> pd.DataFrame:
+        """The dry run of the send windows: one row per zone (and window) of the ready
+        recipients: ``tz``, ``window``, ``tz_source``, ``recipients``, ``opens_at`` and
+        ``closes_at`` (the next window, aware UTC datetimes), ``est_send_s`` at ``rate``
+        SMS/s (default: the plan's ``rate`` setting, else
+        :data:`~itnio_campaign.schedule.ASSUMED_RATE`), ``fits`` and ``left_over`` (how many
+        would not be sent before the window closes or ``expire_at``). ``now``: epoch seconds
+        (default: the clock). A plan without windows gives an empty frame.
+
+        >>> df = pd.DataFrame({"phone": ["+1 212 555 0143", "+91 98765 43210"]})
+        >>> plan = plan_campaign(df, content="Hi", window="09:00-20:00")
+        >>> plan.schedule()["tz"].tolist()                           # doctest: +SKIP
+        ['Asia/Kolkata', 'America/New_York']
+        """
+        sched = self.schedule_settings
+        if sched is None:
+            return schedule_frame(self.recipients.iloc[:0].assign(tz="", window="", tz_source=""),
+                                  Schedule("00:00-24:00"), ready=np.zeros(0, dtype=bool))
+        ready = (self.recipients["state"] == READY).to_numpy()
+        rate = rate if rate is not None else self.settings.get("rate")
+        return schedule_frame(self.recipients, sched, ready=ready, now=now, rate=rate)
+
+    def save_for_run(self, path: str | Path) -> str:
+        """Write this plan into a new ledger at ``path`` (or check it holds this plan) and
+        return the command that sends it unattended: ``itnio-campaign run PATH``.
+
+        Nothing is sent. The windows, ``not_before`` and ``expire_at`` live in the ledger,
+        so ``run`` (under nohup, cron or systemd) waits for them; ``status`` shows progress.
+
+        Example::
+
+            print(plan.save_for_run("spring.sqlite"))   # itnio-campaign run spring.sqlite
+        """
+        import shlex
+
+        from .ledger import Ledger
+
+        with Ledger.open(path) as ledger:
+            ledger.start(self, {})
+        return f"itnio-campaign run {shlex.quote(str(path))}"
 
 
 def _reason_keys(rec: pd.DataFrame) -> pd.Series:
@@ -1019,6 +1122,14 @@ def plan_campaign(
     max_segments: int | None = None,
     on_long: str = "skip",
     footer: str | None = None,
+    window: Any = None,
+    days: Any = None,
+    not_before: Any = None,
+    expire_at: Any = None,
+    tz_col: Any = None,
+    default_tz: str | None = None,
+    holidays: Any = None,
+    late: str = "next_window",
 ) -> Plan:
     """Plan a campaign from a DataFrame; nothing is sent and ``df`` is never modified.
 
@@ -1041,6 +1152,16 @@ def plan_campaign(
     (``skipped_too_long``), ``on_long="truncate:<column>"`` shortens that placeholder's value
     with an ellipsis just enough to fit (the row's reason says so). ``footer`` is appended to
     every message (``"Reply STOP to opt out"``), unless the template already ends with it.
+
+    Send windows (see :mod:`~itnio_campaign.schedule`): ``window=("09:00", "20:00")``,
+    ``"09:00-20:00"`` (``"22:00-06:00"`` crosses midnight) or ``"promotional"`` (per-country
+    presets, :mod:`~itnio_campaign.quiet_hours`), in each recipient's local time;
+    ``days="mon-sat"``; ``holidays`` (local dates); ``not_before``/``expire_at`` (aware
+    datetimes or ISO text with an offset). A recipient's zone comes from ``tz_col``, else
+    their number, else ``default_tz``; a number whose zone stays uncertain must be inside
+    the window in every zone it may be in (``tz_source="country-restrictive"``). Requests
+    never mix recipients of different windows; :meth:`Plan.schedule` is the dry run per
+    zone. ``late="skip"`` skips those whose window passed instead of waiting for the next.
 
     >>> df = pd.DataFrame({"phone": ["+91 98765 43210"], "name": ["Zoë"], "store": ["Pune"]})
     >>> plan = plan_campaign(df, content="Hi {name}, 20% off at {store}!", prices=0.1)
@@ -1065,6 +1186,11 @@ def plan_campaign(
     content = _with_footer(content, footer)
     truncate_col = _check_cap(df, max_segments, on_long)
     suppression = None if suppress is None else read_suppression(suppress, default_region=region)
+    schedule = Schedule.of(
+        window=window, days=days, not_before=not_before, expire_at=expire_at, tz_col=tz_col,
+        default_tz=default_tz, holidays=holidays, late=late,
+    )  # fmt: skip
+    tz_series = _column(df, tz_col, "tz_col") if tz_col is not None else None
 
     # -- per row ---------------------------------------------------------------------------
     n = len(df)
@@ -1170,6 +1296,10 @@ def plan_campaign(
             state[dup_rows] = SKIPPED_INVALID
             reason[dup_rows] = f"{_ORDER_ID_REPEATS} " + _row_labels(labels, first_rows)
             valid[dup_rows] = False
+    win = None
+    if schedule is not None:  # send windows: each ready row's zone and window (issue 14)
+        win = _plan_windows(schedule, number, valid, tz_series, state, reason)
+        valid &= ~win.no_window
     ready = valid
     positions = np.flatnonzero(ready)
     ready_numbers = number.iloc[positions].to_numpy(dtype=object)
@@ -1183,7 +1313,7 @@ def plan_campaign(
         ready_ids = np.char.add(h.hexdigest()[:6] + "-", _base36(positions, n)).astype(object)
     order_ids = np.full(n, None, dtype=object)
     order_ids[positions] = ready_ids
-    batches = make_batches(
+    batches = (make_batches if win is None else win.make_batches)(
         ready_numbers,
         ccodes[positions],
         np.asarray(uniques, dtype=object),
@@ -1205,6 +1335,10 @@ def plan_campaign(
         },
         index=labels.copy(),
     )
+    if win is not None:
+        recipients["tz"] = pd.array(win.tz, dtype=WORK_STRING)
+        recipients["tz_source"] = pd.array(win.tz_source, dtype=WORK_STRING)
+        recipients["window"] = pd.array(win.window, dtype=WORK_STRING)
     settings = {
         "number_col": _jsonable(number_col),
         "content": content,
@@ -1218,6 +1352,8 @@ def plan_campaign(
     }
     if footer is not None:
         settings["footer"] = footer
+    if schedule is not None:
+        settings["schedule"] = schedule.to_settings()
     if max_segments is not None:
         settings.update(max_segments=max_segments, on_long=on_long, truncated_rows=truncated)
     if smart_encoding:
@@ -1242,3 +1378,85 @@ def _jsonable(value: Any) -> Any:
     except (TypeError, ValueError):
         return str(value)
     return value
+
+
+# --- send windows (issue 14) -----------------------------------------------------------------
+@dataclass
+class _Windows:
+    """Each row's zone and window (None where not ready) and the rows no window fits."""
+
+    tz: np.ndarray
+    tz_source: np.ndarray
+    window: np.ndarray
+    no_window: np.ndarray
+
+    def make_batches(
+        self,
+        numbers: np.ndarray,
+        content_codes: np.ndarray,
+        contents: np.ndarray,
+        order_ids: np.ndarray,
+        positions: np.ndarray,
+        sender_id: str | None,
+    ) -> list[Batch]:
+        """:func:`make_batches` per window group (groups in key order): a request never
+        mixes recipients whose windows differ."""
+        keys = np.array(
+            [group_key(str(t), str(w)) for t, w in
+             zip(self.tz[positions], self.window[positions], strict=True)], dtype=object,
+        )  # fmt: skip
+        out: list[Batch] = []
+        for key in sorted(set(keys.tolist())):
+            sel = keys == key
+            for b in make_batches(
+                numbers[sel], content_codes[sel], contents, order_ids[sel], positions[sel],
+                sender_id,
+            ):  # fmt: skip
+                out.append(Batch(len(out), b.endpoint, b.items, b.positions))
+        return out
+
+
+def _plan_windows(
+    schedule: Schedule,
+    number: pd.Series,
+    valid: np.ndarray,
+    tz_series: pd.Series | None,
+    state: np.ndarray,
+    reason: np.ndarray,
+) -> _Windows:
+    """Zones (column, number, default, or every zone the number may be in) and windows of
+    the ``valid`` rows; rows whose window never opens get ``skipped_no_window``."""
+    from .timezones import assign_zones
+
+    n = len(number)
+    at = np.flatnonzero(valid)
+    nums = number.iloc[at].reset_index(drop=True)
+    given = None if tz_series is None else tz_series.iloc[at].reset_index(drop=True)
+    _, tz, source = assign_zones(nums, tz_values=given, default_tz=schedule.default_tz)
+    text = row_windows(schedule, calling_codes(nums).to_numpy())
+    tz_a, src_a, win_a = (np.full(n, None, dtype=object) for _ in range(3))
+    tz_a[at], src_a[at], win_a[at] = tz.to_numpy(), source.to_numpy(), text
+    no_window = np.zeros(n, dtype=bool)
+    ref = schedule.not_before if schedule.not_before is not None else time.time()
+    keys = pd.Series(tz.to_numpy() + "|" + text.astype(str))
+    for key in keys.unique():
+        zone_text, window_text = key.split("|", 1)
+        rows = at[(keys == key).to_numpy()]
+        why = ""
+        if not window_text:
+            why = "days= and the country's promotional days share no day"
+        else:
+            group = replace(schedule.group(zone_text, window_text), expire_at=None)
+            if group.next_open(ref) is None:
+                zones = zone_text.split(",")
+                why = (
+                    f"no time inside {window_text} in all {len(zones)} zones the number may "
+                    "be in: give tz_col= or default_tz="
+                    if len(zones) > 1 else f"the window {window_text} never opens"
+                )
+        if why:
+            no_window[rows] = True
+            state[rows] = SKIPPED_NO_WINDOW
+            reason[rows] = why
+            tz_a[rows] = src_a[rows] = win_a[rows] = None
+    return _Windows(tz_a, src_a, win_a, no_window)
