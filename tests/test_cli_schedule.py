@@ -148,7 +148,8 @@ def test_plan_save_for_run_keeps_the_schedule_in_the_ledger(tmp_path: Path) -> N
     assert settings["window"] == "09:00-20:00" and settings["days"] == "mon-fri"
     assert settings["holidays"] == ["2026-12-25", "2027-01-01"]
     assert settings["expire_at"] == datetime(2030, 1, 1, tzinfo=UTC).timestamp()
-    assert set(plan.recipients["tz"]) == set(ZONE_NUMBERS)
+    zones = {z for tz in plan.recipients["tz"] for z in str(tz).split(",")}
+    assert set(ZONE_NUMBERS) <= zones
     # a ledger holds one campaign: saving over it is refused
     again = run(["plan", str(csv), "--content", CONTENT, "--save-for-run", str(ledger)], tmp_path)
     assert again.returncode == 2 and "already exists" in again.stderr
