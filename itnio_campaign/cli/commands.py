@@ -831,11 +831,11 @@ def status_text(ledger: Path) -> str:
         plan = store.load_plan() if store.has_plan else None
     result = load(ledger)
     counts = result.summary().counts
-    lines = [f"ledger {ledger}: {_campaign_state(result.status, running)}"]
+    lines = [f"ledger {ledger}: {_campaign_state(result.status, running, ledger)}"]
     if plan is not None and plan.schedule_settings is not None:
         lines.append(f"  send window: {plan.schedule_settings.describe()}")
     total = sum(counts.values())
-    lines.append(f"  recipients {total:,}")
+    lines.append(f"  {'recipients':<24}{total:>10,}")
     for state, n in counts.items():
         lines.append(f"  {state:<24}{n:>10,}")
     if plan is not None and is_scheduled(plan):
@@ -843,12 +843,12 @@ def status_text(ledger: Path) -> str:
     return "\n".join(lines)
 
 
-def _campaign_state(status: str, running: bool) -> str:
+def _campaign_state(status: str, running: bool, ledger: Path) -> str:
     if running:
         return f"{status}; a process is sending it now"
-    if status in ("completed",):
+    if status == "completed":
         return status
-    return f"{status}; no process is sending it (continue with: itnio-campaign run LEDGER)"
+    return f"{status}; no process is sending it (continue with: {run_command(ledger)})"
 
 
 def _waiting_lines(plan: Plan, result: CampaignResult) -> list[str]:
