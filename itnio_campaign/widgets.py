@@ -285,6 +285,8 @@ class CampaignForm:
     keeps its ledger (``campaign-<timestamp>.sqlite``); None sends without a ledger.
     "Use opt-outs from replies" suppresses numbers that replied STOP in the last
     ``optout_days`` days.
+    With send windows ("When to send"), Send waits for each zone's window on ``clock``
+    (epoch seconds) and ``sleep`` (awaitable); None: the real ones (tests pass a fast clock).
 
     Example::
 
@@ -307,6 +309,8 @@ class CampaignForm:
         prices: Any = None,
         client_settings: Any = None,
         optout_days: int = 30,
+        clock: Any = None,
+        sleep: Any = None,
     ) -> None:
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"CampaignForm needs a pandas DataFrame, not {type(df).__name__}")
@@ -323,6 +327,8 @@ class CampaignForm:
         self.prices = prices
         self.client_settings = client_settings
         self.optout_days = optout_days
+        #: Send windows wait on this clock (epoch seconds) and sleep; None: the real ones.
+        self.clock, self.sleep = clock, sleep
         #: The running tasks, for code (and tests) that want to await them.
         self.sending_task: asyncio.Task[None] | None = None
         self.balance_task: asyncio.Task[None] | None = None
@@ -834,7 +840,7 @@ class CampaignForm:
                 result = await send_campaign(
                     plan, client, options=self.send_options, ledger=ledger,
                     on_progress=self._on_progress, stopper=self._stopper, send_again=send_again,
-                    trial=share, gate=gate,
+                    trial=share, gate=gate, clock=self.clock, sleep=self.sleep,
                 )  # fmt: skip
             self.result = result
             self._show_result()
