@@ -6,6 +6,7 @@ Driven like a user: set widget values, click buttons, read what the widgets show
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -155,3 +156,48 @@ def test_a_plan_without_a_window_shows_no_schedule(tmp_path: Path) -> None:
     form.dry_run_button.click()
     assert form.plan is not None
     assert form.when.schedule.value == ""
+
+
+# --- sending with a window -------------------------------------------------------------------
+def inside(accepted_at: float, tz: str, window: tuple[str, str] = ("09:00", "20:00")) -> bool:
+    """True when ``accepted_at`` is inside the window in every zone of ``tz``."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    times = [datetime.fromtimestamp(accepted_at, ZoneInfo(z)) for z in tz.split(",")]
+    return all(window[0] <= f"{t:%H:%M}" < window[1] for t in times)
+
+
+async def test_form_sends_each_zone_only_inside_its_window_on_a_fast_clock(
+    tmp_path: Path,
+) -> None:
+    from itnio_campaign.cli.commands import FastClock
+    from itnio_campaign.sandbox import Sandbox
+
+    clock = FastClock()
+    knobs = {"delivery_delay": (0.0, 0.0), "reply_rate": 0.0, "clock": clock.now,
+             "timestamp_tolerance": 10 * 86400}  # fmt: skip
+    async with Sandbox(seed=1, **knobs) as sb:
+        form = CampaignForm(
+            world(), sb.credentials, ledger_dir=tmp_path / "ledgers",
+            client_settings=FAST_SETTINGS, clock=clock.now, sleep=clock.sleep,
+        )  # fmt: skip
+        form.content.value = "Hi {name}"
+        form.when.window.value = "09:00-20:00"
+        form.dry_run_button.click()
+        if form.balance_task is not None:
+            await form.balance_task
+        form.confirm.value = True
+        form.send_button.click()
+        assert form.sending_task is not None
+        await form.sending_task
+        assert form.result is not None, form.errors.value
+        assert form.result.status == "completed", form.result.halt_reason
+        zone_of = dict(zip(form.plan.recipients["number"], form.plan.recipients["tz"],
+                           strict=True))  # fmt: skip
+        accepted = list(sb.accepted)
+        assert len(accepted) == 20
+        assert Counter(m.number for m in accepted) == Counter(zone_of)  # each once
+        outside = [(m.number, zone_of[m.number]) for m in accepted
+                   if not inside(m.accepted_at, zone_of[m.number])]  # fmt: skip
+        assert outside == []
