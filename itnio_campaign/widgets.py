@@ -860,6 +860,9 @@ class CampaignForm:
             f"{event.done:,} of {event.total:,} · {counts} · {event.requests:,} requests"
             + (f", {event.retries:,} retries" if event.retries else "")
         )
+        waiting = getattr(event, "waiting", None)  # send windows: which zone opens when
+        if waiting:
+            self.progress_label.value += _note(f"{waiting}. Stop works while waiting.")
 
     def stop(self) -> None:
         """Stop sending: no new requests; the ones in flight finish and are recorded."""

@@ -787,6 +787,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """
     ledger = _existing_ledger(args.ledger)
     options = send_options_of(args)
+    _log_waits_to_stderr()
     print(f"{_now_text()} running {ledger} (pid {os.getpid()}); stop with Ctrl-C or SIGTERM")
     print(status_text(ledger), flush=True)
 
@@ -866,6 +867,18 @@ def _waiting_lines(plan: Plan, result: CampaignResult) -> list[str]:
     lines = ["next window per zone, for the recipients still pending (UTC):"]
     lines.extend("  " + line for line in schedule_text(frame).splitlines())
     return lines
+
+
+def _log_waits_to_stderr() -> None:
+    """``run``'s log: each wait for a window, expiries and skips, with the time (stderr)."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    for name in ("itnio_campaign.schedule_send", "itnio_campaign.runner"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.INFO)
+        logger.addHandler(handler)
 
 
 def _now_text() -> str:
