@@ -197,7 +197,7 @@ async def test_form_sends_each_zone_only_inside_its_window_on_a_fast_clock(
                            strict=True))  # fmt: skip
         accepted = list(sb.accepted)
         assert len(accepted) == 20
-        assert Counter(m.number for m in accepted) == Counter(zone_of)  # each once
+        assert Counter(m.number for m in accepted) == Counter(list(zone_of))  # each once
         outside = [(m.number, zone_of[m.number]) for m in accepted
                    if not inside(m.accepted_at, zone_of[m.number])]  # fmt: skip
         assert outside == []
