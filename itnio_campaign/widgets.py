@@ -853,6 +853,10 @@ class CampaignForm:
             self._update_send_state()
 
     def _on_progress(self, event: Any) -> None:
+        waiting = getattr(event, "waiting", None)  # send windows: which zone opens when
+        if waiting:  # the bar keeps what was sent so far
+            self.progress_label.value = _note(f"{waiting}. Stop works while waiting.")
+            return
         self.progress.max = max(event.total, 1)
         self.progress.value = event.done
         counts = ", ".join(f"{k} {v:,}" for k, v in event.counts.items())
@@ -860,9 +864,7 @@ class CampaignForm:
             f"{event.done:,} of {event.total:,} · {counts} · {event.requests:,} requests"
             + (f", {event.retries:,} retries" if event.retries else "")
         )
-        waiting = getattr(event, "waiting", None)  # send windows: which zone opens when
-        if waiting:
-            self.progress_label.value += _note(f"{waiting}. Stop works while waiting.")
+
 
     def stop(self) -> None:
         """Stop sending: no new requests; the ones in flight finish and are recorded."""
