@@ -49,6 +49,8 @@ class SendBatchesReport:
     outcomes: list[BatchOutcome] = field(default_factory=list)
     status: str = "completed"
     halt_reason: str | None = None
+    #: Requests ``admit`` turned away (their send window closed): not made, not journaled.
+    deferred: list[Batch] = field(default_factory=list)
 
 
 async def send_batches(
@@ -59,6 +61,7 @@ async def send_batches(
     journal: Journal | None = None,
     on_outcome: Callable[[Batch, BatchOutcome], None] | None = None,
     stop: Stopper | None = None,
+    admit: Callable[[Batch], bool] | None = None,
     **option_overrides: Any,
 ) -> SendBatchesReport:
     """Send ``batches`` with at most ``options.concurrency`` requests in flight.
@@ -68,7 +71,9 @@ async def send_batches(
     more than ``pause_rate`` of the last ``pause_window`` requests rejected or unknown
     (see :class:`RollingRate`); ``stop.stop()`` ends it as ``stopped``. Requests already in
     flight always finish and are reported. Keyword
-    options (``concurrency=4``) override ``options``.
+    options (``concurrency=4``) override ``options``. ``admit(batch)``, asked right before
+    each request (after the rate limiter's wait), may turn it away: it is not made and is
+    listed in ``report.deferred`` (send windows: its recipients' window closed).
 
     Example::
 
@@ -101,13 +106,23 @@ async def send_batches(
         async with lock:
             if report.status != "completed" or stopped():
                 return None
-            batch = next(queue, None)
-            if batch is None:
-                return None
-            for limiter, per_number in limiters:
-                await limiter.acquire(batch.size if per_number else 1)
-            # The limiter may have waited: a stop pressed meanwhile wins.
-            return None if stopped() else batch
+            while True:
+                batch = next(queue, None)
+                if batch is None:
+                    return None
+                if admit is not None and not admit(batch):
+                    report.deferred.append(batch)
+                    continue
+                for limiter, per_number in limiters:
+                    await limiter.acquire(batch.size if per_number else 1)
+                # The limiter may have waited: a stop pressed meanwhile wins, and a window
+                # that closed meanwhile turns the request away.
+                if stopped():
+                    return None
+                if admit is not None and not admit(batch):
+                    report.deferred.append(batch)
+                    continue
+                return batch
 
     async def worker() -> None:
         nonlocal failed_in_row

@@ -35,6 +35,8 @@ from .errors import RESUMABLE_KINDS, ItnioError, LedgerError, UsageError
 from .ledger import IN_FLIGHT_CODE, Ledger, Reconciliation, in_flight_outcome
 from .models import MISSING, SUBMITTED, UNKNOWN, Batch, BatchItem
 from .result import CampaignResult, Stopper, describe_remaining
+from .schedule import Schedule
+from .schedule_send import apply_marks, check_same_schedule, load_marks, send_in_windows
 from .sending import ProgressEvent, send_into, send_settings
 from .trial import Gate, Gating, await_reports, gate_record, judge, split_batches, trial_positions
 from .trial_store import TrialRecord, has_passing_test, load_trial, save_trial, update_trial
@@ -84,6 +86,7 @@ async def send_with_ledger(
             raise AlreadySentError(earlier[0], plan.fingerprint)
     with Ledger.open(path) as ledger:
         ledger.start(plan, {})  # stores the plan, or checks it is the same one
+        check_same_schedule(ledger, plan)  # and the same send windows
         if require_test and not has_passing_test(ledger, plan.fingerprint):
             raise UsageError(
                 f"require_test: no passing test send of this plan in {path}; run "
@@ -226,7 +229,7 @@ async def _continue(
         result.notice = _nothing_to_send(result, ledger.path)
         return result
     if trial is None:
-        await _send_part(ledger, result, client, to_send, opts, on_progress)
+        await _send_scheduled(ledger, result, client, to_send, opts, on_progress, gating)
     else:
         notes.append(await _trial_then_rest(
             ledger, result, client, to_send, opts, on_progress, trial, gating
@@ -243,16 +246,51 @@ async def _send_part(
     batches: Sequence[Batch],
     opts: SendOptions,
     on_progress: Callable[[ProgressEvent], None] | None,
+    admit: Callable[[Batch], bool] | None = None,
 ) -> None:
     """One sending session: journaled, its status kept in the ledger."""
     ledger.set_settings(send_settings(client, opts))
     ledger.mark_running(time.time())
     try:
         await send_into(
-            result, client, batches, options=opts, journal=ledger, on_progress=on_progress
-        )
+            result, client, batches, options=opts, journal=ledger, on_progress=on_progress,
+            admit=admit,
+        )  # fmt: skip
     finally:
         ledger.finish(result.status, result.halt_reason)
+
+
+# -- send windows (issue 14) -------------------------------------------------------------------
+async def _send_scheduled(
+    ledger: Ledger,
+    result: CampaignResult,
+    client: AsyncClient,
+    batches: Sequence[Batch],
+    opts: SendOptions,
+    on_progress: Callable[[ProgressEvent], None] | None,
+    gating: Gating,
+) -> None:
+    """:func:`_send_part`, or for a plan with send windows, window by window on the
+    injected clock (:func:`~itnio_campaign.schedule_send.send_in_windows`)."""
+    schedule = Schedule.from_settings(result.plan.settings)
+    if schedule is None:
+        await _send_part(ledger, result, client, batches, opts, on_progress)
+        return
+
+    async def part(chunk: Sequence[Batch], admit: Callable[[Batch], bool]) -> None:
+        await _send_part(ledger, result, client, chunk, opts, on_progress, admit)
+
+    def notify(line: str) -> None:
+        if on_progress is not None:
+            counts = result.counts()
+            live = {s: counts.get(s, 0) for s in (SUBMITTED, "rejected", UNKNOWN)}
+            total = sum(b.size for b in batches)
+            on_progress(ProgressEvent(total, 0, live, len(result.outcomes), result.retries, line))
+
+    await send_in_windows(
+        ledger, result, batches, schedule, send=part, clock=gating.clock, sleep=gating.sleep,
+        notify=notify,
+    )  # fmt: skip
 
 
 # -- the trial and its gate ---------------------------------------------------------------------
@@ -313,7 +351,7 @@ async def _trial_then_rest(
     if not record.released:
         first = [b for b in to_send if b.batch_id in trial_ids]
         if first:
-            await _send_part(ledger, result, client, first, opts, on_progress)
+            await _send_scheduled(ledger, result, client, first, opts, on_progress, gating)
             if result.status not in ("completed", "incomplete"):
                 return ""  # stopped or halted during the trial: resume continues it
         if record.waiting_since is None:
@@ -343,7 +381,7 @@ async def _trial_then_rest(
         note = verdict.describe()
     rest = [b for b in to_send if b.batch_id not in trial_ids]
     if rest:
-        await _send_part(ledger, result, client, rest, opts, on_progress)
+        await _send_scheduled(ledger, result, client, rest, opts, on_progress, gating)
     return note
 
 
@@ -372,7 +410,12 @@ def resumable_batches(ledger: Ledger, plan: Plan | None = None) -> list[Batch]:
     if trial is not None:  # the trial's and the rest's requests replace the plan's
         replaced = set(trial.superseded)
         batches = [b for b in batches if b.batch_id not in replaced]
-    return [b for b in batches if (k := last_kind.get(b.batch_id)) is None or k in RESUMABLE_KINDS]
+    marked = load_marks(ledger)  # expired / skipped_window_passed: final, never sent
+    return [
+        b for b in batches
+        if ((k := last_kind.get(b.batch_id)) is None or k in RESUMABLE_KINDS)
+        and b.batch_id not in marked
+    ]  # fmt: skip
 
 
 def _resend_batches(ledger: Ledger, result: CampaignResult) -> list[Batch]:
@@ -435,9 +478,10 @@ def rebuild_result(
         result.apply_outcome(outcome or in_flight_outcome(batch_id, started))
     for rec in pending:
         _apply_reconciliation(result, rec)
+    apply_marks(ledger, result)  # send windows: expired, skipped_window_passed
     result.apply_delivery(ledger.delivery_records())
     status = ledger.status
-    known_status = ("running", "completed", "incomplete", "stopped", "halted")
+    known_status = ("running", "completed", "incomplete", "stopped", "halted", "waiting")
     # completed/incomplete are recomputed: a reconcile since may have settled everyone.
     result.conclude(status if status in known_status else "planned", ledger.halt_reason)
     result.started_at, result.finished_at = ledger.started_at, ledger.finished_at
@@ -471,7 +515,7 @@ def load_campaign(path: str | os.PathLike[str]) -> CampaignResult:
     """
     with Ledger.open(path, create=False, readonly=True) as ledger:
         result = rebuild_result(ledger)
-        if result.status == "running" and not ledger.writer_alive():
+        if result.status in ("running", "waiting") and not ledger.writer_alive():
             result.status = "stopped"
             result.halt_reason = (
                 f"the sending process ended unexpectedly; resume continues it "

@@ -57,7 +57,9 @@ class PlanLike(Protocol):
 
 #: ``incomplete``: the run ended by itself but left recipients ``pending``, ``unknown`` or
 #: ``missing`` (see :attr:`CampaignResult.remaining`); ``completed`` means nobody is left.
-CampaignStatus = Literal["planned", "running", "completed", "incomplete", "stopped", "halted"]
+CampaignStatus = Literal[
+    "planned", "running", "completed", "incomplete", "stopped", "halted", "waiting"
+]  # waiting: a campaign with send windows, until the next window opens
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,12 @@ async def send_campaign(
             "trial= and require_test= need ledger= (the trial, the gate's decision and the "
             "test sends are kept there, so a resume still applies them)"
         )
+    if ledger is None and plan.settings.get("schedule"):
+        raise UsageError(
+            "a plan with send windows needs ledger= (the windows, the waits and what was "
+            "sent live there, so a crash or a stop never sends anyone twice or outside "
+            "their window)"
+        )
     if ledger is not None:
         if journal is not None:
             raise UsageError("give ledger= or journal=, not both")

@@ -149,9 +149,7 @@ class Window:
     holidays: frozenset[date] = field(default_factory=frozenset)
 
     @classmethod
-    def parse(
-        cls, window: object, *, days: object = None, holidays: Iterable[date] = ()
-    ) -> Window:
+    def parse(cls, window: object, *, days: object = None, holidays: Iterable[date] = ()) -> Window:
         """From ``("09:00", "20:00")`` or ``"09:00-20:00"`` (optionally ``" mon-sat"``)."""
         if isinstance(window, str) and " " in window.strip():
             window, own_days = window.strip().split(" ", 1)
@@ -458,9 +456,9 @@ class Schedule:
             "expire_at": self.expire_at,
             "holidays": sorted(d.isoformat() for d in self.holidays),
             "late": self.late,
-            "tz_col": self.tz_col if isinstance(self.tz_col, str | int | None) else str(
-                self.tz_col
-            ),
+            "tz_col": self.tz_col
+            if isinstance(self.tz_col, str | int | None)
+            else str(self.tz_col),
             "default_tz": self.default_tz,
             "margin_s": self.margin,
         }
@@ -523,11 +521,12 @@ def schedule_frame(
     """One row per window group of the ``ready`` recipients, in opening order.
 
     ``opens_at``/``closes_at``: the group's next window (or the one open now) as aware UTC
-    datetimes (None if it never opens); ``est_send_s``: seconds to send them at ``rate`` SMS
-    per second (default :data:`ASSUMED_RATE`); groups are sent one after another in opening
-    order, so ``fits`` is False and ``left_over`` > 0 when the rest would not fit before the
-    window closes or ``expire_at`` (with ``late="skip"``, the window meant for the campaign's
-    day, which may have passed already: those count as left over).
+    datetimes (NaT if none before ``expire_at``); ``est_send_s``: seconds to send them at
+    ``rate`` SMS per second (default :data:`ASSUMED_RATE`); groups are sent one after another,
+    opening first, then closing first (as sending does), so ``fits`` is False and
+    ``left_over`` > 0 when the rest would not fit before the window closes or
+    ``expire_at`` (with ``late="skip"``, the window meant for the campaign's day, which may
+    have passed already: those count as left over).
     """
     now = _time.time() if now is None else float(now)
     rate = ASSUMED_RATE if not rate else float(rate)
@@ -552,7 +551,8 @@ def schedule_frame(
             "recipients": len(part), "_open": None if found is None else found[0],
             "_close": None if found is None else found[1],
         })  # fmt: skip
-    rows.sort(key=lambda r: (r["_open"] is None, r["_open"] or 0.0, r["tz"]))
+    # in the order sending takes them: opening first, then closing first
+    rows.sort(key=lambda r: (r["_open"] is None, r["_open"] or 0.0, r["_close"] or 0.0, r["tz"]))
     cursor = start
     out: list[dict[str, Any]] = []
     for r in rows:
@@ -586,8 +586,7 @@ def schedule_warnings(frame: pd.DataFrame, schedule: Schedule) -> list[str]:
                        "have no window before expire_at")  # fmt: skip
             continue
         then = (
-            "are skipped (late='skip')" if schedule.late == "skip"
-            else "wait for the next window"
+            "are skipped (late='skip')" if schedule.late == "skip" else "wait for the next window"
         )
         closes = r["closes_at"]
         if schedule.expire_at is not None and closes.timestamp() >= schedule.expire_at:

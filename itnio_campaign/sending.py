@@ -36,6 +36,8 @@ class ProgressEvent:
     counts: dict[str, int]
     requests: int
     retries: int
+    #: While a windowed campaign waits: which zone opens when (else None).
+    waiting: str | None = None
 
 
 def send_settings(client: AsyncClient, options: SendOptions) -> dict[str, object]:
@@ -55,8 +57,12 @@ async def send_into(
     options: SendOptions,
     journal: Journal | None = None,
     on_progress: Callable[[ProgressEvent], None] | None = None,
+    admit: Callable[[Batch], bool] | None = None,
 ) -> CampaignResult:
-    """Send ``batches`` and apply each outcome to ``result`` as it arrives (live progress)."""
+    """Send ``batches`` and apply each outcome to ``result`` as it arrives (live progress).
+
+    ``admit``: asked before each request; a request it turns away is not made (send windows).
+    """
     total = sum(b.size for b in batches)
     bar = progress_bar(total, options.progress, "sending")
     done = 0
@@ -88,6 +94,7 @@ async def send_into(
             journal=journal,
             on_outcome=on_outcome,
             stop=result.stopper,
+            admit=admit,
         )
         result.finished_at = time.time()
         result.conclude(report.status, report.halt_reason)

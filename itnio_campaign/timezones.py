@@ -56,9 +56,7 @@ def _table() -> tuple[dict[str, tuple[str, ...]], dict[str, frozenset[str]], lis
             prefix, idx = part.split(":")
             table[prefix] = tuple(data.ZONES[int(i)] for i in idx.split(","))
     lengths = sorted({len(p) for p in table})
-    stems = {
-        str(n): frozenset(p[:n] for p in table if len(p) > n) for n in lengths
-    }
+    stems = {str(n): frozenset(p[:n] for p in table if len(p) > n) for n in lengths}
     return table, stems, lengths
 
 
