@@ -15,6 +15,7 @@ import os
 import shlex
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime, timedelta
@@ -525,6 +526,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(plan.summary())  # with the schedule: each zone's window, recipients, time to send
     print(DEMO_CLOCK_NOTE)
     fast = FastClock()  # the demo's waits for a window take no time
+    # Windows need a ledger (the waits live there); the demo's is temporary, like its sandbox.
+    demo_dir = tempfile.TemporaryDirectory(prefix="itnio-demo-")
+    demo_ledger = Path(demo_dir.name) / f"demo{LEDGER_SUFFIX}"
     t0 = time.perf_counter()
     # Short delivery and reply delays so the whole flow fits in a few seconds.
     knobs = {"delivery_delay": (0.05, 0.5), "reply_delay": (0.1, 0.5), "balance": "1000000"}
@@ -537,7 +541,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 progress = not args.no_progress
                 result = await send_campaign(
                     plan, client, concurrency=args.concurrency, progress=progress,
-                    stopper=stopper, clock=fast.now, sleep=fast.sleep,
+                    stopper=stopper, clock=fast.now, sleep=fast.sleep, ledger=demo_ledger,
+                    on_progress=print_waits,
                 )  # fmt: skip
                 if result.status == "completed":
                     print("waiting for delivery reports ...", flush=True)
@@ -559,6 +564,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"{len(replies[0]):,} replies received (opt-outs are in the report's Replies sheet)")
     code = max(code, _maybe_report(result, str(report), replies[0] if replies else None))
     print(f"demo finished in {time.perf_counter() - t0:.1f} s")
+    demo_dir.cleanup()
     return code
 
 
@@ -826,15 +832,19 @@ def status_text(ledger: Path) -> str:
     """The campaign in ``ledger`` in a few lines: who runs it, counts per state, the next
     window of each zone with recipients still to send, expiry."""
     from ..recovery import load_campaign as load
+    from ..schedule_send import waiting_info
 
     with Ledger.open(ledger, create=False, readonly=True) as store:
         running = store.writer_alive()
         plan = store.load_plan() if store.has_plan else None
+        waiting = waiting_info(store)
     result = load(ledger)
     counts = result.summary().counts
     lines = [f"ledger {ledger}: {_campaign_state(result.status, running, ledger)}"]
     if plan is not None and plan.schedule_settings is not None:
         lines.append(f"  send window: {plan.schedule_settings.describe()}")
+    if waiting and result.status == "waiting" and waiting.get("notice"):
+        lines.append(f"  {waiting['notice']}")
     total = sum(counts.values())
     lines.append(f"  {'recipients':<24}{total:>10,}")
     for state, n in counts.items():
@@ -883,6 +893,12 @@ def _log_waits_to_stderr() -> None:
 
 def _now_text() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def print_waits(event: Any) -> None:
+    """An ``on_progress`` that prints each wait for a send window (which zone opens when)."""
+    if getattr(event, "waiting", None):
+        print(f"  {event.waiting}", flush=True)
 
 
 class FastClock:
