@@ -209,6 +209,11 @@ def test_status_reads_while_run_waits_for_a_window_and_sigterm_stops_it_cleanly(
             )
             assert counts.get("submitted") == "6" and counts.get("pending") == "4", now.stdout
             assert runner.poll() is None, "status must not disturb the run"
+            # a second run of the same ledger (cron starting it again) is refused, harmlessly
+            second = run(["run", str(ledger), "--no-progress"], tmp_path, env=sandbox_env(sb))
+            no_traceback(second)
+            assert second.returncode == 1 and str(ledger) in second.stderr, second.stderr
+            assert runner.poll() is None
             runner.send_signal(signal.SIGTERM)
             out, err = runner.communicate(timeout=60)
             assert "run ended" in out
