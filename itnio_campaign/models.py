@@ -327,6 +327,6 @@ SKIPPED_WINDOW_PASSED = "skipped_window_passed"
 #: zones share no hour of the window): never sent; give ``tz_col=`` or ``default_tz=``.
 SKIPPED_NO_WINDOW = "skipped_no_window"
 # Appended to the vocabulary above (one place each; the lengths differ, hence the ignores).
-SKIPPED_STATES = (*SKIPPED_STATES, SKIPPED_NO_WINDOW)  # type: ignore[assignment]
+SKIPPED_STATES = (*SKIPPED_STATES, SKIPPED_NO_WINDOW, SKIPPED_WINDOW_PASSED)  # type: ignore[assignment]
 FAILURE_STATES = (*FAILURE_STATES, EXPIRED)  # type: ignore[assignment]
 ALL_STATES = (*ALL_STATES, SKIPPED_NO_WINDOW, EXPIRED, SKIPPED_WINDOW_PASSED)  # type: ignore[assignment]

@@ -71,7 +71,7 @@ from .models import (
 )
 from .numbers import calling_codes, check_region, normalize_numbers
 from .pricing import PriceTable, read_prices
-from .schedule import Schedule, group_key, row_windows, schedule_frame, schedule_warnings
+from .schedule import Schedule, row_windows, schedule_frame, schedule_warnings
 from .smart_encoding import apply_smart_encoding_array, char_name, replacement_for, ucs2_chars
 from .suppression import SuppressionList, read_suppression
 
@@ -1402,13 +1402,10 @@ class _Windows:
     ) -> list[Batch]:
         """:func:`make_batches` per window group (groups in key order): a request never
         mixes recipients whose windows differ."""
-        keys = np.array(
-            [group_key(str(t), str(w)) for t, w in
-             zip(self.tz[positions], self.window[positions], strict=True)], dtype=object,
-        )  # fmt: skip
+        codes, uniques = _group_codes(self.tz[positions], self.window[positions])
         out: list[Batch] = []
-        for key in sorted(set(keys.tolist())):
-            sel = keys == key
+        for k in np.argsort(np.asarray(uniques, dtype=object), kind="stable"):
+            sel = codes == k
             for b in make_batches(
                 numbers[sel], content_codes[sel], contents, order_ids[sel], positions[sel],
                 sender_id,
@@ -1439,10 +1436,10 @@ def _plan_windows(
     tz_a[at], src_a[at], win_a[at] = tz.to_numpy(), source.to_numpy(), text
     no_window = np.zeros(n, dtype=bool)
     ref = schedule.not_before if schedule.not_before is not None else time.time()
-    keys = pd.Series(tz.to_numpy() + "|" + text.astype(str))
-    for key in keys.unique():
-        zone_text, window_text = key.split("|", 1)
-        rows = at[(keys == key).to_numpy()]
+    codes, uniques = _group_codes(tz.to_numpy(), text)
+    for k, key in enumerate(uniques):
+        zone_text, window_text = str(key).split("|", 1)
+        rows = at[codes == k]
         why = ""
         if not window_text:
             why = "days= and the country's promotional days share no day"
@@ -1461,3 +1458,12 @@ def _plan_windows(
             reason[rows] = why
             tz_a[rows] = src_a[rows] = win_a[rows] = None
     return _Windows(tz_a, src_a, win_a, no_window)
+
+
+def _group_codes(tz: np.ndarray, window: np.ndarray) -> tuple[np.ndarray, Any]:
+    """A code per row for its window group, and the groups' keys (``tz|window``)."""
+    tz_codes, tz_u = pd.factorize(tz)
+    w_codes, w_u = pd.factorize(window)
+    codes, pairs = pd.factorize(tz_codes.astype(np.int64) * max(len(w_u), 1) + w_codes)
+    keys = [f"{tz_u[p // max(len(w_u), 1)]}|{w_u[p % max(len(w_u), 1)]}" for p in pairs.tolist()]
+    return codes, keys

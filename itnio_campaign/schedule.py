@@ -312,7 +312,14 @@ class WindowGroup:
             out = _intersect(out, other)
         lo = -np.inf if self.not_before is None else self.not_before
         hi = np.inf if self.expire_at is None else self.expire_at
-        return [(max(a, lo), min(b, hi)) for a, b in out if min(b, hi) > max(a, lo)]
+        clipped = [(max(a, lo), min(b, hi)) for a, b in out if min(b, hi) > max(a, lo)]
+        merged: list[tuple[float, float]] = []
+        for a, b in clipped:  # back-to-back windows (all day, every day) are one
+            if merged and a <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+            else:
+                merged.append((a, b))
+        return merged
 
     def next_open(self, now: float) -> tuple[float, float] | None:
         """The first (open, close) with time left to send at or after ``now`` (``open`` is

@@ -31,12 +31,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from .errors import UsageError
 from .ledger import Ledger
 from .models import EXPIRED, PENDING, SKIPPED_WINDOW_PASSED, Batch
 from .result import CampaignResult
-from .schedule import Schedule, WindowGroup
+from .schedule import SCHEDULE_COLUMNS, Schedule, WindowGroup, schedule_frame
 
 if TYPE_CHECKING:
     from .plan import Plan
@@ -133,6 +134,25 @@ def _mark_pending(result: CampaignResult, batch: Batch, state: str, reason: str)
     pending = pos[result.states[pos] == PENDING]
     if len(pending):
         result.mark(pending.tolist(), state, reason)
+
+
+def remaining_schedule(
+    result: CampaignResult, *, now: float | None = None, rate: float | None = None
+) -> pd.DataFrame:
+    """:meth:`~itnio_campaign.plan.Plan.schedule` for the recipients still ``pending`` in
+    ``result`` (e.g. ``load_campaign(path)`` while a campaign waits): per zone, when its
+    window opens, how many are left. Empty for a plan without windows.
+
+    Example::
+
+        remaining_schedule(load_campaign("spring.sqlite"))[["tz", "recipients", "opens_at"]]
+    """
+    schedule = Schedule.from_settings(result.plan.settings)
+    rec = result.plan.recipients
+    if schedule is None or "tz" not in rec:
+        return pd.DataFrame(columns=list(SCHEDULE_COLUMNS))
+    pending = result.states == PENDING
+    return schedule_frame(rec, schedule, ready=pending, now=now, rate=rate)
 
 
 def check_same_schedule(ledger: Ledger, plan: Plan) -> None:
@@ -369,6 +389,7 @@ __all__ = [
     "apply_marks",
     "check_same_schedule",
     "load_marks",
+    "remaining_schedule",
     "save_for_run",
     "save_marks",
     "send_in_windows",

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import UsageError
+from .message import WORK_STRING
 
 #: tz_source values: where a recipient's zone came from.
 TZ_SOURCES = ("column", "number", "default", "country-restrictive")
@@ -68,23 +69,38 @@ def candidate_zones(numbers: pd.Series) -> pd.Series:
     >>> candidate_zones(pd.Series(["61412345678", "5511987654321"])).tolist()
     [('Australia/Sydney',), ('America/Sao_Paulo',)]
     """
+    codes, uniques = _candidate_codes(numbers)
+    table = _objs((), len(uniques))
+    for k, u in enumerate(uniques):
+        table[k] = u
+    return pd.Series(table[codes], index=numbers.index, dtype=object)
+
+
+def _candidate_codes(numbers: pd.Series) -> tuple[np.ndarray, list[tuple[str, ...]]]:
+    """:func:`candidate_zones` as a code per row into a list of distinct zone tuples."""
     table, stems, lengths = _table()
-    digits = numbers.astype(object).fillna("").astype(str).reset_index(drop=True)
-    out = _objs((), len(digits))
+    digits = numbers.astype(WORK_STRING).fillna("").reset_index(drop=True)
+    uniques: list[tuple[str, ...]] = [()]
+    ids: dict[tuple[str, ...], int] = {(): 0}
+    out = np.zeros(len(digits), dtype=np.int64)
     alive = np.arange(len(digits))
     for n in lengths:
         if len(alive) == 0:
             break
         prefix = digits.iloc[alive].str.slice(0, n)
-        keys, uniques = pd.factorize(prefix)
-        found = _objs((), len(uniques) + 1)
-        for i, u in enumerate(uniques):
-            found[i] = table.get(u, ())
-        known = np.fromiter((bool(f) for f in found), dtype=bool, count=len(found))[keys]
-        out[alive[known]] = found[keys][known]
-        deeper = prefix.isin(stems[str(n)]).to_numpy(dtype=bool)
-        alive = alive[deeper]
-    return pd.Series(out, index=numbers.index, dtype=object)
+        keys, seen = pd.factorize(prefix)
+        found = np.zeros(len(seen) + 1, dtype=np.int64)  # key -1 (none) -> 0: ()
+        for k, u in enumerate(seen):
+            zones = table.get(u, ())
+            if zones not in ids:
+                ids[zones] = len(uniques)
+                uniques.append(zones)
+            found[k] = ids[zones]
+        hit = found[keys]
+        known = hit > 0
+        out[alive[known]] = hit[known]
+        alive = alive[prefix.isin(stems[str(n)]).to_numpy(dtype=bool)]
+    return out, uniques
 
 
 def _objs(value: object, n: int) -> np.ndarray:
@@ -127,23 +143,20 @@ def assign_zones(
     ``default_tz`` (when the number gives none, or several of which it is one), else every
     zone the number may be in (``country-restrictive``: the window must hold in all).
     """
-    n = len(numbers)
-    cand = candidate_zones(numbers).to_numpy()
-    single = np.fromiter((len(c) == 1 for c in cand), dtype=bool, count=n)
-    zones = cand.copy()
-    source = _objs("number", n)
-    many = ~single
-    if default_tz is not None:
-        use_default = many & np.fromiter(
-            (len(c) == 0 or default_tz in c for c in cand), dtype=bool, count=n
-        )
-        zones[use_default] = _objs((default_tz,), int(use_default.sum()))
-        source[use_default] = "default"
-        many &= ~use_default
-    none = many & np.fromiter((len(c) == 0 for c in cand), dtype=bool, count=n)
-    zones[none] = _objs(("UTC",), int(none.sum()))
-    source[none] = "default"
-    source[many & ~none] = "country-restrictive"
+    codes, uniques = _candidate_codes(numbers)  # decided once per set of possible zones
+    u_zones = _objs((), len(uniques))
+    u_source = _objs("number", len(uniques))
+    for k, c in enumerate(uniques):
+        if len(c) == 1:
+            u_zones[k] = c
+        elif default_tz is not None and (len(c) == 0 or default_tz in c):
+            u_zones[k], u_source[k] = (default_tz,), "default"
+        elif len(c) == 0:
+            u_zones[k], u_source[k] = ("UTC",), "default"
+        else:
+            u_zones[k], u_source[k] = c, "country-restrictive"
+    u_tz = np.array([",".join(z) for z in u_zones], dtype=object)
+    zones, source, tz = u_zones[codes], u_source[codes], u_tz[codes]
     if tz_values is not None:
         given = tz_values.reset_index(drop=True).astype(object)
         text = given.where(given.notna(), "").astype(str).str.strip().to_numpy(dtype=object)
@@ -158,7 +171,7 @@ def assign_zones(
         for i in np.flatnonzero(has):
             zones[i] = (text[i],)
         source[has] = "column"
-    tz = np.array([",".join(z) for z in zones], dtype=object)
+        tz[has] = text[has]
     index = numbers.index
     return (
         pd.Series(zones, index=index, dtype=object),

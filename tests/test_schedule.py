@@ -233,3 +233,11 @@ def test_late_skip_dry_run_counts_a_window_already_passed() -> None:
     later = plan_campaign(three_zones(10), content="Hi", window="09:00-20:00")
     ny2 = later.schedule(now=now).set_index("tz").loc["America/New_York"]
     assert ny2.fits and ny2.opens_at - datetime.fromtimestamp(now, UTC) == timedelta(hours=12)
+
+
+def test_an_all_day_window_stays_open_across_midnight() -> None:
+    group = WindowGroup(("Asia/Kolkata",), Window.parse("00:00-24:00"))
+    midnight = at("Asia/Kolkata", 2026, 5, 5, 0, 0)
+    assert group.is_open(midnight - 30)  # 30 s before midnight: the next day goes on
+    opens, closes = group.next_open(midnight - 30)
+    assert closes - opens > 86400

@@ -34,7 +34,7 @@ from itnio_campaign.recovery import load_campaign, resume_campaign
 from itnio_campaign.result import CampaignResult
 from itnio_campaign.runner import ProgressEvent, send_campaign
 from itnio_campaign.sandbox import Sandbox, SandboxThread
-from itnio_campaign.schedule_send import load_marks, waiting_info
+from itnio_campaign.schedule_send import load_marks, remaining_schedule, waiting_info
 
 TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))
@@ -266,6 +266,22 @@ async def test_stop_while_waiting_ends_the_wait_and_resume_sends_inside_the_wind
     assert_inside_windows(sb, plan)
 
 
+async def test_a_trial_waits_for_the_window_too_and_the_rest_follows_inside_it(
+    world: Callable[..., Any], tmp_path: Path
+) -> None:
+    start = at(NY, 2026, 5, 4, 23, 0)
+    sb, client, clock = await world(start, undelivered_rate=0.0)
+    plan = plan_campaign(contacts(2000, 0, 0), content="Hi", window="09:00-20:00")
+    result = await send(
+        plan, client, clock, tmp_path / "c.sqlite", trial="5%", gate="delivered>=90%"
+    )
+    assert result.status == "completed" and result.counts() == {"delivered": 100, "submitted": 1900}
+    assert_once(sb)
+    assert_inside_windows(sb, plan)
+    first = min(m.accepted_at for m in sb.accepted)
+    assert first == at(NY, 2026, 5, 5, 9, 0)
+
+
 async def test_a_windowed_plan_needs_a_ledger(world: Callable[..., Any]) -> None:
     _, client, clock = await world(at(NY, 2026, 5, 4, 10, 0))
     plan = plan_campaign(contacts(10, 0, 0), content="Hi", window="09:00-20:00")
@@ -342,6 +358,9 @@ async def test_kill_while_waiting_then_resume_sends_nobody_twice_nor_outside_the
         with Ledger.open(path, readonly=True) as ledger:
             info = waiting_info(ledger)
             assert info is not None and info["until"] == at(IN, 2026, 5, 5, 9, 0)
+        left = remaining_schedule(killed, now=KILL_START + 60)  # what `status` shows
+        assert left[["tz", "recipients"]].values.tolist() == [[IN, 500]]
+        assert left["opens_at"].iloc[0].timestamp() == at(IN, 2026, 5, 5, 9, 0)
         clock.now = KILL_START + 3600  # later, still before India's window
         async with AsyncClient(sb.credentials, FAST_SETTINGS, clock=clock) as client:
             result = await resume_campaign(
