@@ -864,16 +864,11 @@ def _campaign_state(status: str, running: bool, ledger: Path) -> str:
 
 def _waiting_lines(plan: Plan, result: CampaignResult) -> list[str]:
     """The next window of each zone with recipients still to send (``pending``), from now."""
-    from ..schedule import schedule_frame
+    from ..schedule_send import remaining_schedule
 
-    sched = plan.schedule_settings
-    if sched is None:
+    frame = remaining_schedule(result)
+    if frame.empty:
         return []
-    states = result.frame[result.columns.state].astype(str).to_numpy()
-    waiting = states == "pending"
-    if not waiting.any():
-        return []
-    frame = schedule_frame(plan.recipients, sched, ready=waiting, now=time.time())
     lines = ["next window per zone, for the recipients still pending (UTC):"]
     lines.extend("  " + line for line in schedule_text(frame).splitlines())
     return lines
