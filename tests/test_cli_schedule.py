@@ -230,6 +230,30 @@ def test_status_reads_while_run_waits_for_a_window_and_sigterm_stops_it_cleanly(
     assert "pending" in after.stdout
 
 
+def test_run_expires_who_has_no_window_before_expire_at_and_status_counts_them(
+    tmp_path: Path,
+) -> None:
+    csv, _ = zoned_csv(tmp_path / "c.csv", {"UTC": 3, FAR_ZONE: 2})
+    ledger = tmp_path / "short.sqlite"
+    now = datetime.now(UTC)
+    later = f"{now + timedelta(hours=5):%H:%M}-{now + timedelta(hours=6):%H:%M}"  # closed now
+    expire = now + timedelta(seconds=30)  # before either zone's window opens
+    planned = run(["plan", str(csv), "--content", CONTENT, "--tz-col", "tz", "--window", later,
+                   "--expire-at", expire.isoformat(), "--save-for-run", str(ledger)],
+                  tmp_path)  # fmt: skip
+    assert planned.returncode == 0, planned.stderr
+    assert "no window before expire_at" in planned.stdout  # the dry run warns
+    with SandboxThread(seed=1) as sb:
+        proc = run(["run", str(ledger), "--no-progress"], tmp_path, env=sandbox_env(sb))
+        no_traceback(proc)
+        assert proc.returncode == 0, proc.stderr  # expired is final: nobody is left
+        assert len(sb.accepted) == 0
+    out = status(ledger, tmp_path).stdout
+    counts = {p[0]: p[1] for p in (ln.split() for ln in out.splitlines()) if len(p) == 2}
+    assert counts.get("expired") == "5" and "pending" not in counts, out
+    assert "completed" in out
+
+
 def test_status_of_a_file_that_is_not_a_ledger_is_one_line(tmp_path: Path) -> None:
     bogus = tmp_path / "x.sqlite"
     bogus.write_text("hello", "utf-8")
