@@ -865,7 +865,6 @@ class CampaignForm:
             + (f", {event.retries:,} retries" if event.retries else "")
         )
 
-
     def stop(self) -> None:
         """Stop sending: no new requests; the ones in flight finish and are recorded."""
         if self._stopper is not None and self.gate.busy:
