@@ -71,7 +71,14 @@ from .models import (
 )
 from .numbers import calling_codes, check_region, normalize_numbers
 from .pricing import PriceTable, read_prices
-from .schedule import Schedule, row_windows, schedule_frame, schedule_warnings
+from .schedule import (
+    ASSUMED_RATE,
+    SCHEDULE_COLUMNS,
+    Schedule,
+    row_windows,
+    schedule_frame,
+    schedule_warnings,
+)
 from .smart_encoding import apply_smart_encoding_array, char_name, replacement_for, ucs2_chars
 from .suppression import SuppressionList, read_suppression
 
@@ -256,7 +263,7 @@ class PlanSummary:
             tz = str(r["tz"])
             zones = tz.split(",")
             name = tz if len(zones) == 1 else f"{zones[0]} +{len(zones) - 1} zones"
-            when = "never opens" if pd.isna(r["opens_at"]) else (
+            when = "never opens" if r["opens_at"] is None else (
                 f"opens {r['opens_at']:%Y-%m-%d %H:%M}, closes {r['closes_at']:%Y-%m-%d %H:%M} UTC"
             )
             lines.append((f"  {name} ({r['window']})",
@@ -490,9 +497,10 @@ class Plan:
             return {}
         frame = self.schedule()
         src = self.recipients["tz_source"].astype(object).to_numpy()[ready_mask]
+        rate = self.settings.get("rate") or ASSUMED_RATE
         return {
-            "schedule": sched.describe(),
-            "schedule_rows": tuple(frame.to_dict("records")),
+            "schedule": f"{sched.describe()}; times at {rate:g} SMS/s (plan.schedule(rate=))",
+            "schedule_rows": tuple(_plain_row(r) for r in frame.to_dict("records")),
             "schedule_warnings": tuple(schedule_warnings(frame, sched)),
             "restrictive_rows": int((src == "country-restrictive").sum()),
         }
@@ -525,13 +533,14 @@ class Plan:
 
         >>> df = pd.DataFrame({"phone": ["+1 212 555 0143", "+91 98765 43210"]})
         >>> plan = plan_campaign(df, content="Hi", window="09:00-20:00")
-        >>> plan.schedule()["tz"].tolist()                           # doctest: +SKIP
-        ['Asia/Kolkata', 'America/New_York']
+        >>> noon_utc = 1777896000.0                              # 2026-05-04 12:00 UTC
+        >>> frame = plan.schedule(now=noon_utc)
+        >>> [(r.tz, f"{r.opens_at:%H:%M}", f"{r.closes_at:%H:%M}") for r in frame.itertuples()]
+        [('Asia/Kolkata', '12:00', '14:30'), ('America/New_York', '13:00', '00:00')]
         """
         sched = self.schedule_settings
         if sched is None:
-            return schedule_frame(self.recipients.iloc[:0].assign(tz="", window="", tz_source=""),
-                                  Schedule("00:00-24:00"), ready=np.zeros(0, dtype=bool))
+            return pd.DataFrame(columns=list(SCHEDULE_COLUMNS))
         ready = (self.recipients["state"] == READY).to_numpy()
         rate = rate if rate is not None else self.settings.get("rate")
         return schedule_frame(self.recipients, sched, ready=ready, now=now, rate=rate)
@@ -1467,3 +1476,17 @@ def _group_codes(tz: np.ndarray, window: np.ndarray) -> tuple[np.ndarray, Any]:
     codes, pairs = pd.factorize(tz_codes.astype(np.int64) * max(len(w_u), 1) + w_codes)
     keys = [f"{tz_u[p // max(len(w_u), 1)]}|{w_u[p % max(len(w_u), 1)]}" for p in pairs.tolist()]
     return codes, keys
+
+
+def _plain_row(row: dict[Any, Any]) -> dict[str, Any]:
+    """A schedule row with plain Python values (datetime or None, int, float, bool, str)."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, pd.Timestamp):
+            value = value.to_pydatetime()
+        elif value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+            value = None
+        elif isinstance(value, np.generic):
+            value = value.item()
+        out[str(key)] = value
+    return out

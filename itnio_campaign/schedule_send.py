@@ -350,7 +350,7 @@ def _announce_wait(
     result.status = "waiting"
     result.halt_reason = None
     result.notice = line
-    ledger.finish("waiting", line, now=now)
+    ledger.finish("waiting", line)  # a sending session ends: waiting is not sending time
     _put_meta(ledger, "waiting", {"until": until, "since": now, "notice": line})
     log.info("%s", line)
     if notify is not None:

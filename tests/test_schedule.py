@@ -241,3 +241,18 @@ def test_an_all_day_window_stays_open_across_midnight() -> None:
     assert group.is_open(midnight - 30)  # 30 s before midnight: the next day goes on
     opens, closes = group.next_open(midnight - 30)
     assert closes - opens > 86400
+
+
+def test_every_promotional_preset_names_its_source_and_can_be_overridden(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from itnio_campaign import quiet_hours
+
+    frame = quiet_hours.presets_frame()
+    assert frame["source"].str.len().gt(5).all() and "default" in frame.index
+    assert "not legal advice" in (quiet_hours.__doc__ or "")
+    for preset in quiet_hours.PRESETS.values():
+        Window.parse(preset.window, days=preset.days)  # each one parses
+    monkeypatch.setitem(quiet_hours.PRESETS, 91, quiet_hours.Preset("IN", "11:00-19:00", None, "x"))
+    plan = plan_campaign(three_zones(1), content="Hi", window="promotional")
+    assert "11:00-19:00" in set(plan.recipients["window"])

@@ -145,6 +145,36 @@ async def test_every_acceptance_falls_inside_its_recipients_window_across_three_
     assert load_campaign(tmp_path / "c.sqlite").status == "completed"
 
 
+async def test_zones_interleave_over_days_when_the_volume_does_not_fit_one_window(
+    world: Callable[..., Any], tmp_path: Path
+) -> None:
+    start = at(NY, 2026, 5, 4, 12, 0)  # both closed: India opens first (03:30 UTC)
+    sb, _client, clock = await world(start)
+
+    def slow_clock() -> float:  # each request "takes" 30 s
+        clock.now += 30
+        return clock.now
+
+    plan = plan_campaign(contacts(10_000, 10_000, 0), content="Hi", window="09:00-09:05")
+    frame = plan.schedule(now=start, rate=1000 / 30)
+    assert frame["tz"].tolist() == [IN, NY] and not frame["fits"].any()
+    waits: list[str] = []
+
+    def progress(event: ProgressEvent) -> None:
+        if event.waiting:
+            waits.append(event.waiting.split(" (")[0].removeprefix("waiting for "))
+
+    async with AsyncClient(sb.credentials, FAST_SETTINGS, clock=slow_clock) as slow:
+        result = await send(plan, slow, clock, tmp_path / "c.sqlite", concurrency=1,
+                            on_progress=progress)  # fmt: skip
+    assert result.status == "completed" and result.counts() == {"submitted": 20_000}
+    assert waits == [IN, NY, IN, NY]  # the left-overs wait for the next day's window
+    assert_once(sb)
+    assert_inside_windows(sb, plan, 9 * 60, 9 * 60 + 5)
+    days = {(m.number[:2], datetime.fromtimestamp(m.accepted_at, UTC).date()) for m in sb.accepted}
+    assert len(days) == 4
+
+
 async def test_a_dst_change_while_waiting_sends_at_the_new_local_time(
     world: Callable[..., Any], tmp_path: Path
 ) -> None:
