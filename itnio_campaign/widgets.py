@@ -285,6 +285,8 @@ class CampaignForm:
     keeps its ledger (``campaign-<timestamp>.sqlite``); None sends without a ledger.
     "Use opt-outs from replies" suppresses numbers that replied STOP in the last
     ``optout_days`` days.
+    With send windows ("When to send"), Send waits for each zone's window on ``clock``
+    (epoch seconds) and ``sleep`` (awaitable); None: the real ones (tests pass a fast clock).
 
     Example::
 
@@ -307,6 +309,8 @@ class CampaignForm:
         prices: Any = None,
         client_settings: Any = None,
         optout_days: int = 30,
+        clock: Any = None,
+        sleep: Any = None,
     ) -> None:
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"CampaignForm needs a pandas DataFrame, not {type(df).__name__}")
@@ -323,6 +327,8 @@ class CampaignForm:
         self.prices = prices
         self.client_settings = client_settings
         self.optout_days = optout_days
+        #: Send windows wait on this clock (epoch seconds) and sleep; None: the real ones.
+        self.clock, self.sleep = clock, sleep
         #: The running tasks, for code (and tests) that want to await them.
         self.sending_task: asyncio.Task[None] | None = None
         self.balance_task: asyncio.Task[None] | None = None
@@ -458,6 +464,7 @@ class CampaignForm:
         def section(title: str, *children: w.Widget) -> w.VBox:
             return w.VBox([w.HTML(f"<b>{html.escape(title)}</b>"), *children])
 
+        self.when = ScheduleFields()  # send windows (issue 14)
         self.view = w.VBox(
             [
                 self.errors,
@@ -469,7 +476,9 @@ class CampaignForm:
                         self.preview),
                 section("Suppression", w.HBox([self.upload, self.use_optouts]),
                         self.suppress_note),
+                section("When to send", *self.when.rows()),
                 section("Dry run", self.dry_run_button, self.summary, self.skipped),
+                self.when.schedule,
                 section("Test send and trial", w.HBox([self.seeds, self.test_button]),
                         self.test_result, w.HBox([self.trial, self.gate_rule, self.gate_wait])),
                 section("Send", self.campaign_note, self.confirm, self.send_again,
@@ -502,6 +511,7 @@ class CampaignForm:
             button.on_click(lambda _, c=str(col): self.insert_placeholder(c))
         self.use_optouts.on_click(lambda _: self._start("optout_task", self._fetch_optouts()))
         self.dry_run_button.on_click(lambda _: self.dry_run())
+        self.when.observe(self._invalidate)
         self.send_button.on_click(lambda _: self.send())
         self.stop_button.on_click(lambda _: self.stop())
         self.refresh_button.on_click(lambda _: self._start("delivery_task", self._refresh()))
@@ -527,6 +537,7 @@ class CampaignForm:
             bool(self.smart_encoding.value),
             tuple(sorted(self._suppress_upload.numbers)) if self._suppress_upload else (),
             tuple(self._suppress_optouts),
+            *self.when.key(),
         )
 
     def _suppression(self) -> SuppressionList | None:
@@ -651,8 +662,10 @@ class CampaignForm:
                 suppress=self._suppression(),
                 prices=self.prices,
                 smart_encoding=bool(self.smart_encoding.value),
+                **self.when.plan_options(),
             )
         except (ItnioError, ValueError, KeyError, TypeError) as exc:
+            self.when.show(None)
             self.plan = None
             self.gate.clear()
             self.summary.value = ""
@@ -669,6 +682,7 @@ class CampaignForm:
         self.plan_number_col = self.number_col.value
         self.summary.value = self._plan_summary_html(summary)
         self.skipped.value = skipped_html(plan, self.df, self.plan_number_col)
+        self.when.show(plan)
         self.confirm.value = False
         self._show_campaign()
         if self.credentials is not None and self._ready_count():
@@ -826,7 +840,7 @@ class CampaignForm:
                 result = await send_campaign(
                     plan, client, options=self.send_options, ledger=ledger,
                     on_progress=self._on_progress, stopper=self._stopper, send_again=send_again,
-                    trial=share, gate=gate,
+                    trial=share, gate=gate, clock=self.clock, sleep=self.sleep,
                 )  # fmt: skip
             self.result = result
             self._show_result()
@@ -839,6 +853,10 @@ class CampaignForm:
             self._update_send_state()
 
     def _on_progress(self, event: Any) -> None:
+        waiting = getattr(event, "waiting", None)  # send windows: which zone opens when
+        if waiting:  # the bar keeps what was sent so far
+            self.progress_label.value = _note(f"{waiting}. Stop works while waiting.")
+            return
         self.progress.max = max(event.total, 1)
         self.progress.value = event.done
         counts = ", ".join(f"{k} {v:,}" for k, v in event.counts.items())
@@ -953,11 +971,120 @@ class CampaignForm:
         return text
 
 
+# --- send windows (issue 14): the form's "When to send" fields and the schedule chart --------
+class ScheduleFields:
+    """The form's send-window fields and the dry run's schedule (chart and table).
+
+    Plain widgets with two translations: :meth:`plan_options` (plan_campaign's keywords)
+    and :meth:`show` (the schedule of a plan). Empty fields mean "any time, now, never".
+
+    Example::
+
+        fields = ScheduleFields(); fields.window.value = "09:00-20:00"
+        fields.plan_options()   ->  {"window": "09:00-20:00"}
+    """
+
+    def __init__(self) -> None:
+        self.window = w.Text(
+            value="", description="Window", placeholder="09:00-20:00 or promotional; empty: any"
+        )
+        self.days = w.Text(value="", description="Days", placeholder="e.g. mon-sat; empty: all")
+        self.not_before = w.Text(
+            value="", description="Not before", placeholder="e.g. 2026-12-01T09:00; empty: now"
+        )
+        self.expire_at = w.Text(
+            value="", description="Expire at", placeholder="e.g. 2026-12-02T20:00; empty: never"
+        )
+        self.note = w.HTML(
+            _note(
+                "Windows are in each recipient's local time (zone from the number). "
+                "'promotional' uses each country's quiet-hours preset — not legal advice."
+            )
+        )
+        #: The dry run's schedule: a timeline per time zone, then the table.
+        self.schedule = w.HTML()
+        for widget, css in (
+            (self.window, "itnio-window"), (self.days, "itnio-days"),
+            (self.not_before, "itnio-not-before"), (self.expire_at, "itnio-expire-at"),
+            (self.schedule, "itnio-schedule"),
+        ):  # fmt: skip
+            widget.add_class(css)
+
+    def fields(self) -> tuple[w.Text, ...]:
+        return (self.window, self.days, self.not_before, self.expire_at)
+
+    def rows(self) -> list[w.Widget]:
+        return [
+            w.HBox([self.window, self.days]),
+            w.HBox([self.not_before, self.expire_at]),
+            self.note,
+        ]
+
+    def observe(self, callback: Any) -> None:
+        for widget in self.fields():
+            widget.observe(lambda _: callback(), names="value")
+
+    def key(self) -> tuple[str, ...]:
+        return tuple(f.value.strip() for f in self.fields())
+
+    def plan_options(self) -> dict[str, Any]:
+        """plan_campaign's schedule keywords of the fields filled in; UsageError if a time is
+        not ISO 8601 (times without an offset are this computer's local time)."""
+        from .client import aware_time
+
+        out: dict[str, Any] = {}
+        if self.window.value.strip():
+            out["window"] = self.window.value.strip()
+        if self.days.value.strip():
+            out["days"] = self.days.value.strip()
+        if self.not_before.value.strip():
+            out["not_before"] = aware_time(self.not_before.value.strip(), "Not before")
+        if self.expire_at.value.strip():
+            out["expire_at"] = aware_time(self.expire_at.value.strip(), "Expire at")
+        return out
+
+    def show(self, plan: Any) -> None:
+        """Show ``plan``'s schedule (nothing for an unscheduled plan or None)."""
+        if plan is None or getattr(plan, "schedule_settings", None) is None:
+            self.schedule.value = ""
+            return
+        self.schedule.value = schedule_html(plan.schedule())
+
+
+def schedule_html(frame: pd.DataFrame) -> str:
+    """The schedule as the form shows it: a warning if some will be left, the timeline
+    (one lane per time zone), then the table.
+
+    >>> schedule_html(pd.DataFrame(columns=["tz"]))
+    '<div style="color:#333">Nobody to schedule.</div>'
+    """
+    from .charts.timeline import timeline_svg
+
+    if frame.empty:
+        return _note("Nobody to schedule.")
+    parts = ["<div><b>Schedule</b> (each zone's window in UTC; estimated at the send rate)</div>"]
+    late = frame[~frame["fits"].astype(bool)]
+    if len(late):
+        left = int(late["left_over"].sum())
+        parts.append(
+            _note(
+                f"{left:,} recipients would be left when their window closes or the campaign "
+                f"expires ({', '.join(late['tz'].astype(str).unique())}).",
+                "warn",
+            )
+        )
+    parts.append(f"<div class='itnio-timeline-box'>{timeline_svg(frame)}</div>")
+    parts.append(_table_html(frame))
+    return "".join(parts)
+
+
 __all__ = [
     "CampaignForm",
     "ContentStats",
+    "ScheduleFields",
     "content_stats",
     "download_link",
     "guess_number_column",
     "read_suppression_file",
+    "schedule_html",
 ]

@@ -24,6 +24,7 @@ NAMES = [
     "01_quickstart.ipynb",
     "02_campaign_form.ipynb",
     "03_resume_and_reconcile.ipynb",
+    "05_schedule.ipynb",
     "06_test_and_trial.ipynb",
 ]
 CELL_TIMEOUT = 120  # seconds per cell; the slowest cell takes a few seconds
@@ -249,3 +250,20 @@ def test_test_and_trial_notebook_runs_twice_in_one_folder(workdir: Path) -> None
     assert len(runs) == 2
     for run in runs:
         assert (run / "report.xlsx").is_file() and len(list(run.glob("*.sqlite"))) == 2
+
+
+@pytest.mark.slow
+def test_schedule_notebook_runs_twice_in_one_folder(workdir: Path) -> None:
+    for book in run_twice("05_schedule.ipynb", workdir):
+        outcome = text_of(book, tag=OUTCOME_TAG)
+        assert "40 rows: " in outcome
+        assert "accepted outside their window: 0" in outcome
+        assert "zones: 5" in outcome
+        out = text_of(book)
+        assert out.count('class="itnio-lane"') == 5, "the chart has one lane per zone"
+        assert "itnio-campaign run" in out  # the hand-off prints its command
+    runs = sorted(workdir.glob("runs/schedule-*"))
+    assert len(runs) == 2
+    for run in runs:
+        assert (run / "ledger.sqlite").is_file() and (run / "report.xlsx").is_file()
+        assert (run / "unattended.sqlite").is_file()

@@ -11,9 +11,11 @@ import argparse
 import asyncio
 import contextlib
 import getpass
+import os
 import shlex
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime, timedelta
@@ -40,8 +42,10 @@ from ..sandbox import SandboxThread
 from ..sandbox.__main__ import main as sandbox_main
 from ..suppression import read_suppressions
 from .common import (
+    DEMO_CLOCK_NOTE,
     DEMO_CONTENT,
     DEMO_PRICE,
+    DEMO_WINDOW,
     EXIT_HALTED,
     EXIT_INPUT,
     EXIT_OK,
@@ -163,6 +167,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
     if args.price is not None:
         options["prices"] = args.price
     options.update(cost_options(args))
+    options.update(schedule_options(args))
     return plan_campaign(
         df,
         number_col=number_col,
@@ -332,6 +337,8 @@ def finish(result: CampaignResult, ledger: Path | None) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     plan = make_plan(args)
     print(plan.summary())
+    if getattr(args, "save_for_run", None):
+        save_plan_for_run(plan, Path(args.save_for_run))
     if args.show:
         print()
         print(plan.preview(args.show).to_string())
@@ -506,6 +513,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         sender_id="ITNIO",
         default_region=args.region,
         prices=DEMO_PRICE,  # the sandbox's price per segment
+        window=DEMO_WINDOW,  # each country's quiet hours, in each recipient's local time
     )
     as_written = plan_campaign(df, **demo_options)
     print(f"Sample campaign: {len(df):,} contacts (the packaged sample_data/contacts.csv)")
@@ -515,7 +523,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # The message's ’ forces UCS-2: the demo sends with smart encoding on, and says so.
     plan = plan_campaign(df, **demo_options, smart_encoding=True)
     print("\nSending with smart encoding on (’ → ', and so on; see the saving above):")
-    print(plan.summary())
+    print(plan.summary())  # with the schedule: each zone's window, recipients, time to send
+    print(DEMO_CLOCK_NOTE)
+    fast = FastClock()  # the demo's waits for a window take no time
+    # Windows need a ledger (the waits live there); the demo's is temporary, like its sandbox.
+    demo_dir = tempfile.TemporaryDirectory(prefix="itnio-demo-")
+    demo_ledger = Path(demo_dir.name) / f"demo{LEDGER_SUFFIX}"
     t0 = time.perf_counter()
     # Short delivery and reply delays so the whole flow fits in a few seconds.
     knobs = {"delivery_delay": (0.05, 0.5), "reply_delay": (0.1, 0.5), "balance": "1000000"}
@@ -528,7 +541,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 progress = not args.no_progress
                 result = await send_campaign(
                     plan, client, concurrency=args.concurrency, progress=progress,
-                    stopper=stopper,
+                    stopper=stopper, clock=fast.now, sleep=fast.sleep, ledger=demo_ledger,
+                    on_progress=print_waits,
                 )  # fmt: skip
                 if result.status == "completed":
                     print("waiting for delivery reports ...", flush=True)
@@ -550,6 +564,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"{len(replies[0]):,} replies received (opt-outs are in the report's Replies sheet)")
     code = max(code, _maybe_report(result, str(report), replies[0] if replies else None))
     print(f"demo finished in {time.perf_counter() - t0:.1f} s")
+    demo_dir.cleanup()
     return code
 
 
@@ -641,3 +656,263 @@ def _parse_time(text: str) -> datetime:
         raise CliError(
             f"not a date/time: {text!r}", "use ISO 8601, e.g. 2024-05-01T09:00", EXIT_USAGE
         ) from None
+
+
+# -- send windows and scheduling (issue 14): --window & co., run, status ------------------------
+#: The flags that make a plan scheduled, and plan_campaign's keyword for each.
+SCHEDULE_FLAGS = {
+    "window": "window",
+    "days": "days",
+    "holidays": "holidays",
+    "not_before": "not_before",
+    "expire_at": "expire_at",
+    "tz_col": "tz_col",
+    "default_tz": "default_tz",
+    "late": "late",
+}
+
+
+def schedule_options(args: argparse.Namespace) -> dict[str, Any]:
+    """plan_campaign's schedule keywords from ``--window``, ``--days``, ``--holidays``,
+    ``--not-before``, ``--expire-at``, ``--tz-col``, ``--default-tz``, ``--late`` (only those
+    given). Times without an offset are the machine's local time.
+
+    Example::
+
+        schedule_options(args)  ->  {"window": "09:00-20:00", "days": "mon-sat"}
+    """
+    out: dict[str, Any] = {}
+    for flag, keyword in SCHEDULE_FLAGS.items():
+        value = getattr(args, flag, None)
+        if value is None or value == "":
+            continue
+        if flag in ("not_before", "expire_at"):
+            value = _parse_time(value)
+        elif flag == "holidays":
+            value = _holidays(value)
+        out[keyword] = value
+    return out
+
+
+def _holidays(value: str) -> list[str]:
+    """``--holidays``: dates separated by commas, or a file with one date a line."""
+    path = Path(value)
+    if path.is_file():
+        try:
+            text = path.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CliError(f"cannot read the holidays file {path}: {exc}") from None
+        items = [line.split("#")[0].strip() for line in text.splitlines()]
+    else:
+        items = [part.strip() for part in value.replace(";", ",").split(",")]
+    dates = [item for item in items if item]
+    if not dates:
+        raise CliError(f"--holidays {value!r} holds no dates", "e.g. --holidays 2026-12-25")
+    return dates
+
+
+def is_scheduled(plan: Plan) -> bool:
+    """True when the plan has send windows (``plan_campaign(window=..., ...)``)."""
+    return plan.schedule_settings is not None
+
+
+def schedule_text(frame: pd.DataFrame) -> str:
+    """The schedule frame as a plain table, with a warning line for what does not fit."""
+    if frame.empty:
+        return "  nobody to schedule"
+    shown = pd.DataFrame(
+        {
+            "zone": frame["tz"].astype(str).map(_zone_text),
+            "window": frame["window"].astype(str) if "window" in frame else "",
+            "recipients": frame["recipients"].map(lambda n: f"{int(n):,}"),
+            "opens (UTC)": frame["opens_at"].map(_utc_text),
+            "closes (UTC)": frame["closes_at"].map(_utc_text),
+            "to send": frame["est_send_s"].map(_duration_text),
+            "fits": frame["fits"].map(lambda f: "yes" if bool(f) else "NO"),
+        }
+    )
+    lines = [shown.to_string(index=False)]
+    late = frame[~frame["fits"].astype(bool)]
+    if len(late):
+        left = int(late["left_over"].sum())
+        zones = ", ".join(late["tz"].astype(str).unique())
+        lines.append(
+            f"warning: {left:,} recipients would be left when their window closes or the "
+            f"campaign expires ({zones}); widen the window, raise --rate, or move --expire-at"
+        )
+    return "\n".join(lines)
+
+
+def _zone_text(tz: str) -> str:
+    """A zone, or the first of the zones an uncertain number may be in and how many more."""
+    zones = tz.split(",")
+    return tz if len(zones) == 1 else f"{zones[0]} +{len(zones) - 1} zones"
+
+
+def _utc_text(value: Any) -> str:
+    if value is None or pd.isna(value):
+        return "-"
+    ts = pd.Timestamp(value)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.strftime("%a %d %b %H:%M")
+
+
+def _duration_text(seconds: Any) -> str:
+    if seconds is None or pd.isna(seconds):
+        return "-"
+    s = float(seconds)
+    if s < 90:
+        return f"{s:.0f} s"
+    return f"{s / 60:.0f} min" if s < 5400 else f"{s / 3600:.1f} h"
+
+
+def save_plan_for_run(plan: Plan, ledger: Path) -> None:
+    """``plan --save-for-run LEDGER``: write the plan to a ledger and print the run command."""
+    if ledger.exists():
+        raise CliError(
+            f"{ledger} already exists",
+            "choose a new file name (a ledger holds one campaign)",
+            EXIT_USAGE,
+        )
+    if ready_count(plan) == 0:
+        raise CliError("nothing to send: no recipient is ready", "see the dry-run summary above")
+    command = plan.save_for_run(ledger)
+    print(f"\nplanned campaign saved to {ledger}; send it (now or unattended) with:")
+    print(f"  {command}")
+
+
+def run_command(ledger: Path) -> str:
+    return f"itnio-campaign run {shlex.quote(str(ledger))}"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run (or continue) a planned, scheduled campaign in the foreground until it is done.
+
+    Waits for each zone's window; SIGTERM or Ctrl-C stops cleanly (exit 4, run again to
+    continue). Exit codes as for send: 0 nobody left, 3 halted, 4 stopped or incomplete.
+    """
+    ledger = _existing_ledger(args.ledger)
+    options = send_options_of(args)
+    _log_waits_to_stderr()
+    print(f"{_now_text()} running {ledger} (pid {os.getpid()}); stop with Ctrl-C or SIGTERM")
+    print(status_text(ledger), flush=True)
+
+    async def work(client: AsyncClient, stopper: Stopper) -> CampaignResult:
+        return await resume_campaign(ledger, client, options=options, stopper=stopper)
+
+    result = _run_or_stop_with(args, work, ledger)
+    print(f"\n{_now_text()} run ended: {result.status}")
+    code = _finish_campaign(result, ledger, args.report)
+    if code == EXIT_STOPPED:
+        print(f"continue with: {run_command(ledger)}", file=sys.stderr)
+    return code
+
+
+def _run_or_stop_with(
+    args: argparse.Namespace,
+    work: Callable[[AsyncClient, Stopper], Awaitable[T]],
+    ledger: Path,
+) -> T:
+    try:
+        return with_client(args, work, ledger)
+    except CliError as exc:
+        if exc.code == EXIT_STOPPED:
+            exc.hint = f"continue with: {run_command(ledger)}"
+        raise
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Where a campaign stands; reads the ledger without the writer lock (safe while sending)."""
+    ledger = _existing_ledger(args.ledger)
+    print(status_text(ledger))
+    return EXIT_OK
+
+
+def status_text(ledger: Path) -> str:
+    """The campaign in ``ledger`` in a few lines: who runs it, counts per state, the next
+    window of each zone with recipients still to send, expiry."""
+    from ..recovery import load_campaign as load
+    from ..schedule_send import waiting_info
+
+    with Ledger.open(ledger, create=False, readonly=True) as store:
+        running = store.writer_alive()
+        plan = store.load_plan() if store.has_plan else None
+        waiting = waiting_info(store)
+    result = load(ledger)
+    counts = result.summary().counts
+    lines = [f"ledger {ledger}: {_campaign_state(result.status, running, ledger)}"]
+    if plan is not None and plan.schedule_settings is not None:
+        lines.append(f"  send window: {plan.schedule_settings.describe()}")
+    if waiting and result.status == "waiting" and waiting.get("notice"):
+        lines.append(f"  {waiting['notice']}")
+    total = sum(counts.values())
+    lines.append(f"  {'recipients':<24}{total:>10,}")
+    for state, n in counts.items():
+        lines.append(f"  {state:<24}{n:>10,}")
+    if plan is not None and is_scheduled(plan):
+        lines.extend(_waiting_lines(plan, result))
+    return "\n".join(lines)
+
+
+def _campaign_state(status: str, running: bool, ledger: Path) -> str:
+    if running:
+        return f"{status}; a process is sending it now"
+    if status == "completed":
+        return status
+    return f"{status}; no process is sending it (continue with: {run_command(ledger)})"
+
+
+def _waiting_lines(plan: Plan, result: CampaignResult) -> list[str]:
+    """The next window of each zone with recipients still to send (``pending``), from now."""
+    from ..schedule_send import remaining_schedule
+
+    frame = remaining_schedule(result)
+    if frame.empty:
+        return []
+    lines = ["next window per zone, for the recipients still pending (UTC):"]
+    lines.extend("  " + line for line in schedule_text(frame).splitlines())
+    return lines
+
+
+def _log_waits_to_stderr() -> None:
+    """``run``'s log: each wait for a window, expiries and skips, with the time (stderr)."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    for name in ("itnio_campaign.schedule_send", "itnio_campaign.runner"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.INFO)
+        logger.addHandler(handler)
+
+
+def _now_text() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def print_waits(event: Any) -> None:
+    """An ``on_progress`` that prints each wait for a send window (which zone opens when)."""
+    if getattr(event, "waiting", None):
+        print(f"  {event.waiting}", flush=True)
+
+
+class FastClock:
+    """Campaign time for demos: the real time plus every wait skipped so far.
+
+    ``send_campaign(..., clock=fast.now, sleep=fast.sleep)`` then sends each zone in its
+    window without waiting for it in real time; between waits, time flows as usual.
+
+    >>> fast = FastClock(); before = fast.now(); asyncio.run(fast.sleep(3600))
+    >>> 3600 <= fast.now() - before < 3660
+    True
+    """
+
+    def __init__(self) -> None:
+        self.skipped = 0.0  # seconds of waiting skipped so far
+
+    def now(self) -> float:
+        return time.time() + self.skipped
+
+    async def sleep(self, seconds: float) -> None:
+        self.skipped += max(0.0, float(seconds))
+        await asyncio.sleep(0)  # let Stop and the requests in flight run

@@ -22,6 +22,14 @@ DEMO_CONTENT = (
 )
 DEMO_REPORT = "campaign_report.xlsx"
 DEMO_PRICE = "0.005"
+#: The demo sends inside each country's promotional quiet hours (issue 14), on a fast clock.
+DEMO_WINDOW = "promotional"
+DEMO_CLOCK_NOTE = (
+    "Windows: each country's promotional quiet hours (documented defaults in "
+    "itnio_campaign.quiet_hours; not legal advice).\nThe demo sends on a fast clock: each zone "
+    "is sent inside its window, and waiting for a window takes no time (a real run waits; "
+    "see itnio-campaign run)."
+)
 
 
 class CliError(Exception):

@@ -311,4 +311,78 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("sandbox_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     p.set_defaults(run="cmd_sandbox")
+    _schedule_commands(subs)
     return parser
+
+
+# -- send windows and scheduling (issue 14) -----------------------------------------------------
+def _schedule_options(p: argparse.ArgumentParser) -> None:
+    """When each recipient may be sent: a window in their local time, days, expiry."""
+    g = p.add_argument_group("send windows (in each recipient's local time)")
+    g.add_argument(
+        "--window",
+        metavar="HH:MM-HH:MM|promotional",
+        help="send only inside this local-time window, e.g. 09:00-20:00 (may cross midnight); "
+        "'promotional': each country's documented quiet-hours preset (not legal advice)",
+    )
+    g.add_argument(
+        "--days", metavar="DAYS", help="weekdays to send on, e.g. mon-sat or mon,wed,fri"
+    )
+    g.add_argument(
+        "--holidays",
+        metavar="DATES|FILE",
+        help="dates not to send on: 2026-12-25,2027-01-01 or a file with one date a line",
+    )
+    g.add_argument(
+        "--not-before", metavar="WHEN", help="start no earlier (ISO 8601, e.g. 2026-12-01T09:00)"
+    )
+    g.add_argument(
+        "--expire-at",
+        metavar="WHEN",
+        help="who is not sent by then becomes 'expired' (final; ISO 8601; no offset: local time)",
+    )
+    g.add_argument("--tz-col", metavar="COL", help="column with each row's time zone (IANA name)")
+    g.add_argument(
+        "--default-tz",
+        metavar="ZONE",
+        help="zone for rows whose zone the number does not tell, e.g. Asia/Kolkata",
+    )
+    g.add_argument(
+        "--late",
+        choices=("next_window", "skip"),
+        help="a recipient whose window has passed: wait for the next one (default) or skip",
+    )
+
+
+def _schedule_commands(subs: Any) -> None:
+    """--window & co. on plan and send; the ``run`` and ``status`` commands."""
+    for name in ("plan", "send"):
+        _schedule_options(subs.choices[name])
+    subs.choices["plan"].add_argument(
+        "--save-for-run",
+        metavar="LEDGER",
+        help="write the plan to this ledger for 'itnio-campaign run LEDGER' (sends nothing)",
+    )
+
+    p = _sub(
+        subs,
+        "run",
+        "run (or continue) a planned, scheduled campaign in the foreground, waiting for each "
+        "zone's window; for nohup, cron or a systemd unit (SIGTERM stops cleanly, like Ctrl-C)",
+        "itnio-campaign run spring.sqlite   (unattended: nohup itnio-campaign run "
+        "spring.sqlite >> spring.log 2>&1 &)",
+    )
+    p.add_argument("ledger", metavar="LEDGER", help="the ledger written by plan.save_for_run()")
+    _send_options(p)
+    _api_options(p)
+    p.set_defaults(run="cmd_run")
+
+    p = _sub(
+        subs,
+        "status",
+        "where a campaign stands: counts per state, the next window per zone, expired "
+        "(reads the ledger without disturbing a process that is sending)",
+        "itnio-campaign status spring.sqlite",
+    )
+    p.add_argument("ledger", metavar="LEDGER")
+    p.set_defaults(run="cmd_status")
