@@ -481,6 +481,7 @@ class CampaignForm:
             ],
         )  # fmt: skip
         self.view.add_class("itnio-form")
+        self._build_experiment()
 
     def _wire(self) -> None:
         for widget in (
@@ -527,6 +528,7 @@ class CampaignForm:
             bool(self.smart_encoding.value),
             tuple(sorted(self._suppress_upload.numbers)) if self._suppress_upload else (),
             tuple(self._suppress_optouts),
+            self.experiment_key(),
         )
 
     def _suppression(self) -> SuppressionList | None:
@@ -651,12 +653,14 @@ class CampaignForm:
                 suppress=self._suppression(),
                 prices=self.prices,
                 smart_encoding=bool(self.smart_encoding.value),
+                **self.experiment_options(),
             )
         except (ItnioError, ValueError, KeyError, TypeError) as exc:
             self.plan = None
             self.gate.clear()
             self.summary.value = ""
             self.skipped.value = ""
+            self.experiment_summary.value = ""
             self._error(f"Dry run failed: {exc}")
             self._update_send_state()
             return
@@ -669,6 +673,7 @@ class CampaignForm:
         self.plan_number_col = self.number_col.value
         self.summary.value = self._plan_summary_html(summary)
         self.skipped.value = skipped_html(plan, self.df, self.plan_number_col)
+        self.experiment_summary.value = experiment_plan_html(plan)
         self.confirm.value = False
         self._show_campaign()
         if self.credentials is not None and self._ready_count():
@@ -871,6 +876,7 @@ class CampaignForm:
         else:
             cols = [names.number, names.state, names.reason]
             self.failures.value = f"<div>Failures ({len(bad):,}):</div>" + _table_html(bad[cols])
+        self.charts.value = result_charts_html(result)
 
     async def _refresh(self) -> None:
         from .client import AsyncClient
@@ -951,6 +957,192 @@ class CampaignForm:
                 if secret:
                     text = text.replace(secret, "***")
         return text
+
+    # -- experiment: variants, holdout, split seed (issue 17) ------------------------------
+    def _build_experiment(self) -> None:
+        """The Experiment section (after Message) and the charts under the result."""
+        #: Extra variants' message boxes, in order: ("B", box, counter), ("C", ...).
+        self.variant_boxes: list[tuple[str, w.Textarea, w.HTML]] = []
+        self.variant_area = w.VBox()
+        self.add_variant_button = w.Button(description="Add variant", icon="plus")
+        self.remove_variant_button = w.Button(
+            description="Remove variant", icon="minus", disabled=True
+        )
+        self.holdout = w.BoundedFloatText(
+            value=0.0, min=0.0, max=90.0, step=1.0, description="Holdout %",
+            tooltip="share of recipients sent nothing, to measure what the SMS changed",
+        )  # fmt: skip
+        self.split_seed = w.IntText(value=7, description="Split seed")
+        self.experiment_summary = w.HTML()
+        self.charts = w.HTML()
+        for widget, css in (
+            (self.add_variant_button, "itnio-add-variant"),
+            (self.remove_variant_button, "itnio-remove-variant"),
+            (self.holdout, "itnio-holdout"), (self.split_seed, "itnio-split-seed"),
+            (self.experiment_summary, "itnio-experiment"), (self.charts, "itnio-charts"),
+        ):  # fmt: skip
+            widget.add_class(css)
+        section = w.VBox([
+            w.HTML("<b>Experiment</b> <i>(optional: A is the message above)</i>"),
+            self.variant_area,
+            w.HBox([self.add_variant_button, self.remove_variant_button]),
+            w.HBox([self.holdout, self.split_seed]),
+            self.experiment_summary,
+        ])  # fmt: skip
+        children = list(self.view.children)
+        children.insert(3, section)  # errors, Recipients, Message, *Experiment*, ...
+        children.append(self.charts)
+        self.view.children = children
+        self.add_variant_button.on_click(lambda _: self.add_variant())
+        self.remove_variant_button.on_click(lambda _: self.remove_variant())
+        for widget in (self.holdout, self.split_seed):
+            widget.observe(lambda _: self._invalidate(), names="value")
+
+    def add_variant(self, text: str = "") -> str:
+        """Add a message box for the next variant (B, C, ...); returns its name."""
+        taken = {"A", *(name for name, _, _ in self.variant_boxes)}
+        name = next(c for c in "BCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in taken)
+        box = w.Textarea(
+            value=text, description=f"Variant {name}", placeholder=f"Message of variant {name}",
+            layout=w.Layout(width="95%", height="4em"),
+        )  # fmt: skip
+        box.add_class("itnio-variant")
+        counter = w.HTML()
+        self.variant_boxes.append((name, box, counter))
+
+        def changed(_: Any = None) -> None:
+            counter.value = _note(content_stats(box.value, self.df).describe()) if box.value else ""
+            self._invalidate()
+
+        box.observe(changed, names="value")
+        changed()
+        self._show_variants()
+        return name
+
+    def remove_variant(self) -> None:
+        """Remove the last variant's box."""
+        if self.variant_boxes:
+            self.variant_boxes.pop()
+            self._show_variants()
+            self._invalidate()
+
+    def _show_variants(self) -> None:
+        self.variant_area.children = [
+            w.VBox([box, counter]) for _, box, counter in self.variant_boxes
+        ]
+        self.remove_variant_button.disabled = not self.variant_boxes
+
+    def variants(self) -> dict[str, str]:
+        """``{"A": message, "B": ...}`` when variants were added, else ``{}``."""
+        if not self.variant_boxes:
+            return {}
+        return {"A": self.content.value, **{n: b.value for n, b, _ in self.variant_boxes}}
+
+    def experiment_key(self) -> tuple[Any, ...]:
+        """The experiment settings a dry run depends on."""
+        return (tuple(self.variants().items()), float(self.holdout.value or 0),
+                int(self.split_seed.value))  # fmt: skip
+
+    def experiment_options(self) -> dict[str, Any]:
+        """The plan's experiment options (none without variants and holdout).
+
+        >>> form = CampaignForm(pd.DataFrame({"phone": ["+91 98765 43210"]}), None)
+        >>> form.experiment_options()
+        {}
+        >>> form.content.value = "Hi"; _ = form.add_variant("Hello"); form.holdout.value = 10
+        >>> form.experiment_options()
+        {'variants': {'A': 'Hi', 'B': 'Hello'}, 'holdout': 0.1, 'split_seed': 7}
+        """
+        variants, share = self.variants(), float(self.holdout.value or 0) / 100
+        if not variants and not share:
+            return {}
+        empty = [name for name, text in variants.items() if not text.strip()]
+        if empty:
+            raise UsageError(f"variant {', '.join(empty)} has no message")
+        options: dict[str, Any] = {"variants": variants} if variants else {}
+        if share:
+            options["holdout"] = round(share, 6)
+        options["split_seed"] = int(self.split_seed.value)
+        return options
+
+
+def experiment_plan_html(plan: Any, baseline: float = 0.05) -> str:
+    """The dry run's experiment: recipients, segments and cost per variant, and the smallest
+    lift the holdout can detect from a ``baseline`` conversion rate; "" without variants."""
+    table = variant_plan_frame(plan)
+    if table is None:
+        return ""
+    parts = ["<div><b>Experiment</b>: recipients per variant</div>", _table_html(table)]
+    mdl = getattr(plan, "min_detectable_lift", None)
+    if callable(mdl) and "holdout" in set(table.index.astype(str)):
+        try:
+            parts.append(_note(describe_min_lift(mdl(baseline=baseline), baseline)))
+        except (ItnioError, ValueError) as exc:
+            parts.append(_note(f"Smallest detectable lift: {exc}", "warn"))
+    return "".join(parts)
+
+
+def variant_plan_frame(plan: Any) -> pd.DataFrame | None:
+    """Per variant (and holdout): rows, ready to send, segments and estimated cost.
+
+    Uses the plan summary's own table when it has one (``by_variant``), else counts the
+    recipients; None when the plan has no variants.
+    """
+    rec = getattr(plan, "recipients", None)
+    if not isinstance(rec, pd.DataFrame) or "variant" not in rec.columns:
+        return None
+    groups = rec["variant"].dropna().astype(str)
+    if groups.nunique() < 2 and "holdout" not in set(groups):
+        return None
+    summary = plan.summary()
+    own = getattr(summary, "by_variant", None)
+    if isinstance(own, pd.DataFrame):
+        return own
+    ready = rec["state"].astype(str) == "ready"
+    frame = pd.DataFrame({
+        "rows": rec.groupby("variant", sort=True).size(),
+        "ready": ready.groupby(rec["variant"]).sum(),
+        "segments": rec["segments"].where(ready, 0).groupby(rec["variant"]).sum(),
+    })  # fmt: skip
+    return frame.astype("int64")
+
+
+def describe_min_lift(value: Any, baseline: float) -> str:
+    """The power calculation in words.
+
+    >>> describe_min_lift(0.0222, 0.05).split(": ")[1]
+    '+2.2 percentage points.'
+    """
+    head = (
+        "Smallest lift the holdout can detect (80% power, 5% significance) from a "
+        f"{baseline:.1%} conversion rate: "
+    )
+    if isinstance(value, pd.DataFrame | pd.Series):
+        value = value.to_dict() if isinstance(value, pd.Series) else value.iloc[:, -1].to_dict()
+    if isinstance(value, dict):
+        return head + "; ".join(f"{k} {_pp(v)}" for k, v in value.items()) + "."
+    return head + _pp(value) + "."
+
+
+def _pp(value: Any) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return "not detectable" if number != number else f"+{number * 100:.1f} percentage points"
+
+
+def result_charts_html(result: Any) -> str:
+    """Outcomes by state and, for an experiment, the delivered rate per variant (inline SVG)."""
+    from .charts import outcome_chart, variant_chart
+
+    parts = [outcome_chart(result)._repr_html_()]
+    if variant_plan_frame(result.plan) is not None and hasattr(result, "by_variant"):
+        try:
+            parts.append(variant_chart(result)._repr_html_())
+        except (ValueError, ItnioError) as exc:
+            parts.append(_note(f"No variant chart: {exc}", "warn"))
+    return "".join(parts)
 
 
 __all__ = [

@@ -193,7 +193,7 @@ def bar_chart(
     """
     if len(labels) != len(values):
         raise ValueError("bar_chart needs one value per label")
-    left, right, top, bottom = 56, 16, 32, 72
+    left, right, top, bottom = 56, 16, 44, 72
     top_value = max([0.0, *(float(v) for v in values)])
     ticks = nice_ticks(0, top_value if top_value > 0 else 1)
     scale = Scale(0, ticks[-1], height - bottom, top)
