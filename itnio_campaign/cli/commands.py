@@ -39,6 +39,7 @@ from ..runner import send_campaign
 from ..sandbox import SandboxThread
 from ..sandbox.__main__ import main as sandbox_main
 from ..suppression import read_suppressions
+from ..trial import parse_share
 from .common import (
     DEMO_CONTENT,
     DEMO_PRICE,
@@ -163,6 +164,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
     if args.price is not None:
         options["prices"] = args.price
     options.update(cost_options(args))
+    options.update(experiment_options(args, content_of(args)))
     return plan_campaign(
         df,
         number_col=number_col,
@@ -189,6 +191,41 @@ def cost_options(args: argparse.Namespace) -> dict[str, Any]:
         options["footer"] = args.footer
     if getattr(args, "prices", None):
         options["prices"] = Path(args.prices)
+    return options
+
+
+def experiment_options(args: argparse.Namespace, content: str) -> dict[str, Any]:
+    """The plan options of ``--variant NAME=TEXT``, ``--holdout``, ``--split-seed`` and
+    ``--stratify`` (none unless a variant or a holdout is asked for)."""
+    variants: dict[str, str] = {}
+    for item in getattr(args, "variant", None) or []:
+        name, sep, text = str(item).partition("=")
+        name = name.strip()
+        if not sep or not name or not text.strip():
+            raise CliError(
+                f"--variant takes NAME=TEXT, not {item!r}",
+                "e.g. --variant 'B=Hi {first_name}, your code is inside'",
+                EXIT_USAGE,
+            )
+        if name == "A" or name in variants:
+            raise CliError(f"variant {name} is given twice (--content is A)", code=EXIT_USAGE)
+        variants[name] = text
+    holdout = getattr(args, "holdout", None)
+    if not variants and not holdout:
+        return {}
+    options: dict[str, Any] = {"split_seed": args.split_seed}
+    if variants:
+        options["variants"] = {"A": content, **variants}
+    if holdout:
+        try:
+            options["holdout"] = parse_share(holdout)
+        except UsageError:
+            raise CliError(
+                f"--holdout takes a share above 0 and below 100%, like 10% or 0.1, not {holdout!r}",
+                code=EXIT_USAGE,
+            ) from None
+    if getattr(args, "stratify", None):
+        options["stratify"] = args.stratify
     return options
 
 
