@@ -108,6 +108,9 @@ MISSING = "missing"  # reconcile proved the provider never accepted it
 DELIVERED = "delivered"
 UNDELIVERED = "undelivered"
 SENDING = "sending"  # accepted, delivery report not final yet
+# -- experiments (issue 17): rows an experiment keeps out of the send ----------------------
+SKIPPED_HOLDOUT = "skipped_holdout"  # in the holdout (control) group: never sent
+HELD_FOR_ROLLOUT = "held_for_rollout"  # not in the test share: the winner's rollout sends it
 
 SKIPPED_STATES = (
     SKIPPED_INVALID,
@@ -115,6 +118,7 @@ SKIPPED_STATES = (
     SKIPPED_SUPPRESSED,
     SKIPPED_MISSING_FIELD,
     SKIPPED_TOO_LONG,
+    SKIPPED_HOLDOUT,
 )
 #: States of a row the provider accepted (usually with a msgId).
 ACCEPTED_STATES = (SUBMITTED, DELIVERED, UNDELIVERED, SENDING)
@@ -134,6 +138,7 @@ ALL_STATES = (
     SENDING,
     DELIVERED,
     UNDELIVERED,
+    HELD_FOR_ROLLOUT,
 )
 
 #: Outcome columns added to the user's frame, in order.

@@ -33,6 +33,16 @@ import numpy as np
 import pandas as pd
 
 from .errors import UsageError
+from .experiment import (
+    HOLDOUT,
+    ROLLOUT,
+    VARIANT_COLUMN,
+    ExperimentSpec,
+    ExperimentSummary,
+    assign_groups,
+    experiment_summary,
+    min_detectable_lift_table,
+)
 from .message import (
     GSM7_BASIC_CLASS,
     GSM7_PART,
@@ -47,12 +57,14 @@ from .message import (
 )
 from .models import (
     ASTRAL,
+    HELD_FOR_ROLLOUT,
     MAX_CONTENT_CHARS,
     MAX_NUMBERS_POST,
     MAX_ORDER_ID_CHARS,
     MAX_SENDER_ID_CHARS,
     READY,
     SKIPPED_DUPLICATE,
+    SKIPPED_HOLDOUT,
     SKIPPED_INVALID,
     SKIPPED_MISSING_FIELD,
     SKIPPED_STATES,
@@ -162,6 +174,8 @@ class PlanSummary:
     currency: str | None = None
     truncated_rows: int = 0
     footer: str | None = None
+    #: Variants, holdout and rollout (issue 17); None for a plan without an experiment.
+    experiment: ExperimentSummary | None = None
 
     @property
     def available(self) -> Decimal | None:
@@ -231,6 +245,8 @@ class PlanSummary:
             ]
             verdict = {True: "yes", False: "NO", None: "unknown"}[self.enough_balance]
             lines.append(("enough balance", verdict))
+        if self.experiment is not None:
+            lines += self.experiment.lines()
         return lines
 
     def _money(self, amount: Decimal) -> str:
@@ -335,6 +351,7 @@ class PlanSummary:
             "balance": None if self.balance is None else self.balance.balance,
             "available": self.available,
             "enough_balance": self.enough_balance,
+            "experiment": None if self.experiment is None else self.experiment.as_dict(),
         }
 
 
@@ -438,7 +455,43 @@ class Plan:
             currency=getattr(self.prices, "currency", None),
             truncated_rows=int(st.get("truncated_rows", 0)),
             footer=st.get("footer"),
+            experiment=self._experiment_summary(),
             **ucs2,
+        )
+
+    # -- experiments (issue 17) ------------------------------------------------------------
+    def _experiment_summary(self, baseline: float | None = None) -> ExperimentSummary | None:
+        if "experiment" not in self.settings or VARIANT_COLUMN not in self.recipients:
+            return None
+        rec = self.recipients
+        ready = (rec["state"] == READY).to_numpy(dtype=bool, na_value=False)
+        group = rec[VARIANT_COLUMN].astype(object).to_numpy()
+        seg = rec["segments"].to_numpy(dtype=np.int64)
+        costs = {
+            name: _estimate_cost(rec["number"][ready & (group == name)],
+                                 seg[ready & (group == name)], self.prices)[0]
+            for name in self.settings["experiment"]["variants"]
+        }  # fmt: skip
+        extra = {} if baseline is None else {"baseline": baseline}
+        currency = getattr(self.prices, "currency", None)
+        return experiment_summary(rec, self.settings, costs, currency=currency, **extra)
+
+    def min_detectable_lift(
+        self, baseline: float = 0.05, *, alpha: float = 0.05, power: float = 0.8
+    ) -> pd.DataFrame:
+        """Per variant: the smallest lift over ``baseline`` (a conversion rate) its rows and the
+        holdout can detect — a two-sided two-proportion test at ``alpha``, with ``power``.
+
+        >>> df = pd.DataFrame({"phone": [f"+9198765{i:05d}" for i in range(2000)]})
+        >>> plan = plan_campaign(df, content="Hi", holdout=0.5, split_seed=1)
+        >>> round(float(plan.min_detectable_lift(0.05).loc["A", "min_abs_lift"]), 3)
+        0.031
+        """
+        if VARIANT_COLUMN not in self.recipients:
+            raise UsageError("this plan has no holdout: plan it with holdout=0.1 (and variants=)")
+        names = list(self.settings.get("experiment", {}).get("variants") or {})
+        return min_detectable_lift_table(
+            self.recipients, names, baseline=baseline, alpha=alpha, power=power
         )
 
     async def check_balance(self, client: _BalanceClient) -> PlanSummary:
@@ -460,6 +513,7 @@ def _reason_keys(rec: pd.DataFrame) -> pd.Series:
     key[(state == SKIPPED_DUPLICATE).to_numpy()] = ""
     key[(state == SKIPPED_TOO_LONG).to_numpy()] = ""
     key[(state == SKIPPED_SUPPRESSED).to_numpy()] = ""
+    key[(state == SKIPPED_HOLDOUT).to_numpy()] = ""  # one reason for all
     missing = (state == SKIPPED_MISSING_FIELD).to_numpy()
     key[missing] = reason[missing].str.replace("missing field ", "", regex=False)
     invalid = (state == SKIPPED_INVALID).to_numpy()
@@ -1019,6 +1073,11 @@ def plan_campaign(
     max_segments: int | None = None,
     on_long: str = "skip",
     footer: str | None = None,
+    variants: dict[str, str] | None = None,
+    holdout: float = 0.0,
+    split_seed: int | None = None,
+    stratify: Any = None,
+    test_share: float | None = None,
 ) -> Plan:
     """Plan a campaign from a DataFrame; nothing is sent and ``df`` is never modified.
 
@@ -1042,11 +1101,31 @@ def plan_campaign(
     with an ellipsis just enough to fit (the row's reason says so). ``footer`` is appended to
     every message (``"Reply STOP to opt out"``), unless the template already ends with it.
 
+    Experiments (:mod:`~itnio_campaign.experiment`): ``variants={"A": "Hi {name}", "B": ...}``
+    (then ``content`` stays empty) and/or ``holdout=0.1`` give each sendable row a
+    ``variant`` column (``"A"``, ``"B"``, ... or ``"holdout"``) by a random draw seeded by
+    ``split_seed`` (drawn and recorded when not given) and stratified by the ``stratify``
+    column(s); holdout rows are ``skipped_holdout``. ``test_share=0.2`` sends the variants to
+    20% of the list first; the rest is ``held_for_rollout`` until
+    :func:`~itnio_campaign.rollout.rollout_winner` sends them the winner.
+
     >>> df = pd.DataFrame({"phone": ["+91 98765 43210"], "name": ["Zoë"], "store": ["Pune"]})
     >>> plan = plan_campaign(df, content="Hi {name}, 20% off at {store}!", prices=0.1)
     >>> plan.preview()[["number", "content"]].iloc[0].tolist()
     ['919876543210', 'Hi Zoë, 20% off at Pune!']
     """
+    if variants is not None or holdout or test_share is not None:  # issue 17: an experiment
+        return _plan_experiment(
+            df, content, variants, holdout, split_seed, stratify, test_share,
+            dict(number_col=number_col, sender_id=sender_id, order_id_col=order_id_col,
+                 default_region=default_region, region_col=region_col, suppress=suppress,
+                 prices=prices, smart_encoding=smart_encoding, max_segments=max_segments,
+                 on_long=on_long, footer=footer),
+        )  # fmt: skip
+    if split_seed is not None or stratify is not None:
+        raise UsageError(
+            "split_seed= and stratify= split an experiment: give variants= or holdout="
+        )
     # -- every check that can fail, before any work --------------------------------------
     if not isinstance(df, pd.DataFrame):
         raise UsageError(f"plan_campaign needs a pandas DataFrame, got {type(df).__name__}")
@@ -1242,3 +1321,132 @@ def _jsonable(value: Any) -> Any:
     except (TypeError, ValueError):
         return str(value)
     return value
+
+
+# --- experiments (issue 17) ---------------------------------------------------------------
+_HOLDOUT_REASON = "holdout: kept out to measure the lift (never sent)"
+_ROLLOUT_REASON = "held for the rollout: rollout_winner() sends it the winning variant"
+_SHORTENED = "shortened to fit"
+
+
+def _plan_experiment(
+    df: pd.DataFrame,
+    content: str,
+    variants: dict[str, str] | None,
+    holdout: float,
+    split_seed: int | None,
+    stratify: Any,
+    test_share: float | None,
+    kwargs: dict[str, Any],
+) -> Plan:
+    """:func:`plan_campaign` with variants and/or a holdout (see :mod:`.experiment`).
+
+    Each variant is planned on its own; a row enters the draw only when every variant is
+    ready for it (the groups come from one population), a row that is not keeps the first
+    variant's reason. The draw fills the ``variant`` column; requests are made for the
+    variant rows only.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise UsageError(f"plan_campaign needs a pandas DataFrame, got {type(df).__name__}")
+    if variants is None:
+        if not content:
+            raise UsageError("holdout= needs the message: give content= (or variants=)")
+        variants = {"A": content}
+    elif content:
+        raise UsageError("give content= or variants=, not both (each variant is a template)")
+    spec = ExperimentSpec.of(
+        variants, holdout=holdout, test_share=test_share, seed=split_seed, stratify=stratify,
+        columns=df.columns,
+    )  # fmt: skip
+    plans = {name: plan_campaign(df, content=tpl, **kwargs) for name, tpl in spec.variants.items()}
+    first = next(iter(plans.values()))
+    n = len(first.recipients)
+    cols = ("content", "encoding", "segments", "state", "reason", "ucs2_chars")
+    parts = {name: {c: p.recipients[c].to_numpy(dtype=object) for c in cols}
+             for name, p in plans.items()}  # fmt: skip
+    out = {c: parts[next(iter(plans))][c].copy() for c in cols}
+    eligible = np.ones(n, dtype=bool)
+    for name in reversed(list(plans)):  # a row not ready keeps the first variant's reason
+        not_ready = parts[name]["state"] != READY
+        eligible &= ~not_ready
+        for c in cols:
+            out[c][not_ready] = parts[name][c][not_ready]
+    strata = df[list(spec.stratify)].reset_index(drop=True) if spec.stratify else None
+    groups = assign_groups(eligible, spec.arms(), spec.seed, strata)
+    for name in plans:
+        mine = groups == name
+        for c in cols:
+            out[c][mine] = parts[name][c][mine]
+    for label, state, reason in ((HOLDOUT, SKIPPED_HOLDOUT, _HOLDOUT_REASON),
+                                 (ROLLOUT, HELD_FOR_ROLLOUT, _ROLLOUT_REASON)):  # fmt: skip
+        mine = groups == label
+        out["state"][mine], out["reason"][mine] = state, reason
+        out["content"][mine], out["encoding"][mine], out["ucs2_chars"][mine] = None, None, ""
+        out["segments"][mine] = 0
+    numbers = first.recipients["number"]
+    ready = np.isin(groups, list(plans))
+    with_id = ready | (groups == ROLLOUT)  # rollout rows get their ids now, for their requests
+    order_ids = _experiment_order_ids(first, kwargs, spec, numbers, with_id)
+    positions = np.flatnonzero(ready)
+    ccodes, uniques = pd.factorize(pd.Series(out["content"][positions], dtype=object))
+    sender_id = first.settings.get("sender_id")
+    batches = make_batches(
+        numbers.iloc[positions].to_numpy(dtype=object), ccodes, np.asarray(uniques, dtype=object),
+        order_ids[positions], positions, sender_id,
+    )  # fmt: skip
+    recipients = pd.DataFrame(
+        {
+            "number": numbers.array,
+            "order_id": pd.array(order_ids, dtype=WORK_STRING),
+            "content": pd.array(out["content"], dtype=WORK_STRING),
+            "encoding": pd.array(out["encoding"], dtype=WORK_STRING),
+            "segments": out["segments"].astype(np.int64),
+            "state": pd.array(out["state"], dtype=WORK_STRING),
+            "reason": pd.array(out["reason"], dtype=WORK_STRING),
+            "ucs2_chars": pd.array(out["ucs2_chars"], dtype=WORK_STRING),
+            VARIANT_COLUMN: pd.array(groups, dtype=WORK_STRING),
+        },
+        index=first.recipients.index.copy(),
+    )
+    settings = {**first.settings, "content": ""}
+    for key in ("smart_encoding_saved_segments", "smart_encoding_saved_cost"):
+        settings.pop(key, None)  # the first variant's figure; not the experiment's
+    if "truncated_rows" in settings:
+        reasons = pd.Series(out["reason"][positions], dtype=object).fillna("")
+        settings["truncated_rows"] = int(reasons.str.contains(_SHORTENED, regex=False).sum())
+    held = groups == ROLLOUT
+    experiment = spec.to_setting()
+    if held.any():
+        seg = {name: parts[name]["segments"][held].astype(np.int64) for name in plans}
+        experiment["rollout_segments"] = {name: int(s.sum()) for name, s in seg.items()}
+        costs = {name: _estimate_cost(numbers[held], s, first.prices)[0] for name, s in seg.items()}
+        experiment["rollout_cost"] = {k: None if c is None else str(c) for k, c in costs.items()}
+    settings["experiment"] = experiment
+    return Plan(
+        source=df,
+        recipients=recipients,
+        batches=batches,
+        settings=settings,
+        fingerprint=fingerprint_batches(batches),
+        prices=first.prices,
+    )
+
+
+def _experiment_order_ids(
+    first: Plan, kwargs: dict[str, Any], spec: ExperimentSpec, numbers: pd.Series, rows: np.ndarray
+) -> np.ndarray:
+    """Order ids of ``rows``: the user's (from ``order_id_col``: the same in every variant's
+    plan), or short deterministic ones over the experiment and the row position."""
+    n = len(numbers)
+    ids = np.full(n, None, dtype=object)
+    at = np.flatnonzero(rows)
+    if kwargs.get("order_id_col") is not None:
+        ids[at] = first.recipients["order_id"].to_numpy(dtype=object)[at]
+        return ids
+    h = hashlib.sha256(
+        f"{n}\x1f{json.dumps(spec.to_setting(), sort_keys=True, default=str)}\x1f"
+        f"{first.settings.get('sender_id')}\x1f".encode()
+    )
+    h.update(pd.util.hash_array(numbers.iloc[at].to_numpy(dtype=object)).tobytes())
+    ids[at] = np.char.add(h.hexdigest()[:6] + "-", _base36(at, n)).astype(object)
+    return ids

@@ -556,6 +556,30 @@ class CampaignResult:
         ]  # fmt: skip
         return pd.DataFrame(rows, columns=columns)
 
+    def by_variant(
+        self,
+        replies: pd.DataFrame | None = None,
+        opted_out: Iterable[str] | None = None,
+        *,
+        confidence: float = 0.95,
+    ) -> pd.DataFrame:
+        """Per experiment group (variants, ``holdout``, ``rollout``; issue 17): recipients,
+        sent (accepted by the provider), delivered, rejected, replied, opted_out, cost (float,
+        the price list's currency; NaN without prices), cost_per_delivered, and
+        delivered_rate = delivered / sent with its Wilson interval (delivered_low/high).
+
+        ``replies``: the frame of :func:`~itnio_campaign.delivery.fetch_replies` (a reply from a
+        recipient's number counts as replied); ``opted_out``: numbers that opted out, e.g.
+        ``opt_outs(replies)``. Without them those columns are missing values (<NA>).
+
+        Example::
+
+            result.by_variant(replies, opted_out=opt_outs(replies))
+        """
+        from .experiment import by_variant
+
+        return by_variant(self, replies, opted_out, confidence=confidence)
+
     def to_excel(self, path: str | Path, **kwargs: Any) -> Path:
         """Write the Excel report (see :func:`itnio_campaign.excel.write_report`)."""
         from .excel import write_report
