@@ -157,6 +157,8 @@ def write_report(
     if max_rows < 2:
         raise UsageError("max_rows must leave room for a header and at least one row")
     _check_destination(out)
+    if lift is not None:
+        _lift_table(lift)  # refuse a wrong lift before any work
 
     frame = result.frame
     outcome = _outcome_positions(frame, result.outcome_columns)
@@ -662,14 +664,25 @@ def _lift_table(lift: Any) -> pd.DataFrame:
         raise UsageError(
             f"lift must be what measure_lift returns (or its .table), not {type(lift).__name__}"
         )
+    return _variant_column(table)
+
+
+def _variant_column(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with its ``variant`` index (by_variant, measure_lift) as the first column."""
+    if "variant" not in table.columns and table.index.name == "variant":
+        return table.reset_index()
     return table
 
 
 def _write_experiment(wb: Workbook, result: Any, lift: Any) -> None:
     """The *Experiment* sheet: by_variant, the lift table (when given), two native charts."""
     ws = wb.create_sheet("Experiment")
-    by_variant = result.by_variant() if hasattr(result, "by_variant") else None
     lift_table = _lift_table(lift) if lift is not None else None
+    by_variant = (
+        _variant_column(result.by_variant())
+        if hasattr(result, "by_variant") and has_experiment(result)
+        else None
+    )
     rows: list[list[Any]] = [[_cell(ws, "Experiment", font=Font(bold=True, size=14))]]
     about = _experiment_settings(result)
     if about:
@@ -778,9 +791,8 @@ def _experiment_cell(ws: Any, column: str, value: Any) -> Any:
 
 def _experiment_settings(result: Any) -> str:
     """One line: the variants, the holdout share, the split seed and strata, if recorded."""
-    settings = dict(getattr(result, "settings", None) or {})
     plan = getattr(result, "plan", None)
-    settings = {**dict(getattr(plan, "settings", None) or {}), **settings}
+    settings = dict((getattr(plan, "settings", None) or {}).get("experiment") or {})
     parts = []
     variants = settings.get("variants")
     if isinstance(variants, Mapping) and variants:
@@ -792,5 +804,5 @@ def _experiment_settings(result: Any) -> str:
     if settings.get("split_seed") is not None:
         parts.append(f"split seed {settings['split_seed']}")
     if settings.get("stratify"):
-        parts.append(f"stratified by {settings['stratify']}")
+        parts.append("stratified by " + ", ".join(map(str, settings["stratify"])))
     return "; ".join(parts)

@@ -644,7 +644,7 @@ class CampaignForm:
             plan = plan_campaign(
                 self.df,
                 number_col=self.number_col.value,
-                content=self.content.value,
+                content="" if self.variant_boxes else self.content.value,  # variants: A is in them
                 sender_id=self.sender_id.value.strip() or None,
                 order_id_col=None
                 if self.order_id_col.value == _NO_COLUMN
@@ -1083,28 +1083,24 @@ def experiment_plan_html(plan: Any, baseline: float = 0.05) -> str:
 
 
 def variant_plan_frame(plan: Any) -> pd.DataFrame | None:
-    """Per variant (and holdout): rows, ready to send, segments and estimated cost.
-
-    Uses the plan summary's own table when it has one (``by_variant``), else counts the
-    recipients; None when the plan has no variants.
+    """Per group (variants, holdout, rollout): rows drawn, rows to send, segments and the
+    estimated cost, from the dry run (``plan.summary().experiment``); None without variants.
     """
-    rec = getattr(plan, "recipients", None)
-    if not isinstance(rec, pd.DataFrame) or "variant" not in rec.columns:
+    experiment = getattr(plan.summary(), "experiment", None)
+    if experiment is None:
         return None
-    groups = rec["variant"].dropna().astype(str)
-    if groups.nunique() < 2 and "holdout" not in set(groups):
-        return None
-    summary = plan.summary()
-    own = getattr(summary, "by_variant", None)
-    if isinstance(own, pd.DataFrame):
-        return own
-    ready = rec["state"].astype(str) == "ready"
-    frame = pd.DataFrame({
-        "rows": rec.groupby("variant", sort=True).size(),
-        "ready": ready.groupby(rec["variant"]).sum(),
-        "segments": rec["segments"].where(ready, 0).groupby(rec["variant"]).sum(),
-    })  # fmt: skip
-    return frame.astype("int64")
+    rows = [
+        {"variant": v.name, "rows": v.rows, "to send": v.to_send, "segments": v.segments,
+         "estimated cost": "" if v.cost is None else f"{v.cost:,}"}
+        for v in experiment.variants
+    ]  # fmt: skip
+    if experiment.holdout:
+        rows.append({"variant": "holdout", "rows": experiment.holdout, "to send": 0,
+                     "segments": 0, "estimated cost": ""})  # fmt: skip
+    if experiment.held_for_rollout:
+        rows.append({"variant": "held for rollout", "rows": experiment.held_for_rollout,
+                     "to send": 0, "segments": 0, "estimated cost": ""})  # fmt: skip
+    return pd.DataFrame(rows).set_index("variant")
 
 
 def describe_min_lift(value: Any, baseline: float) -> str:
@@ -1117,8 +1113,10 @@ def describe_min_lift(value: Any, baseline: float) -> str:
         "Smallest lift the holdout can detect (80% power, 5% significance) from a "
         f"{baseline:.1%} conversion rate: "
     )
-    if isinstance(value, pd.DataFrame | pd.Series):
-        value = value.to_dict() if isinstance(value, pd.Series) else value.iloc[:, -1].to_dict()
+    if isinstance(value, pd.DataFrame):  # plan.min_detectable_lift(): one row per variant
+        value = value["min_abs_lift"] if "min_abs_lift" in value else value.iloc[:, 0]
+    if isinstance(value, pd.Series):
+        value = value.to_dict()
     if isinstance(value, dict):
         return head + "; ".join(f"{k} {_pp(v)}" for k, v in value.items()) + "."
     return head + _pp(value) + "."
@@ -1137,7 +1135,7 @@ def result_charts_html(result: Any) -> str:
     from .charts import outcome_chart, variant_chart
 
     parts = [outcome_chart(result)._repr_html_()]
-    if variant_plan_frame(result.plan) is not None and hasattr(result, "by_variant"):
+    if "variant" in result.plan.recipients.columns and hasattr(result, "by_variant"):
         try:
             parts.append(variant_chart(result)._repr_html_())
         except (ValueError, ItnioError) as exc:

@@ -137,7 +137,7 @@ async def test_after_sending_the_form_shows_outcome_and_variant_charts(
     }
     assert bars == result.counts()
     assert bars["skipped_holdout"] == (result.plan.recipients["variant"] == "holdout").sum()
-    table = result.by_variant().set_index("variant")
+    table = result.by_variant()  # indexed by variant
     intervals = {
         e.get("data-label"): (float(e.get("data-low", "")), float(e.get("data-high", "")))
         for e in variants.iterfind(".//s:line", NS)

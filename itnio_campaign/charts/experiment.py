@@ -138,12 +138,16 @@ def _cumulative(times: pd.Series) -> tuple[list[float], list[float]]:
 def _table_of(source: Any, method: str) -> pd.DataFrame:
     """A frame as given, else ``source.<method>()`` or ``source.table``."""
     if isinstance(source, pd.DataFrame):
-        return source
-    if hasattr(source, method):
-        return getattr(source, method)()
-    if isinstance(getattr(source, "table", None), pd.DataFrame):
-        return source.table
-    raise TypeError(f"expected a DataFrame or an object with {method}(), not {source!r}")
+        table = source
+    elif hasattr(source, method):
+        table = getattr(source, method)()
+    elif isinstance(getattr(source, "table", None), pd.DataFrame):
+        table = source.table
+    else:
+        raise TypeError(f"expected a DataFrame or an object with {method}(), not {source!r}")
+    if "variant" not in table.columns and table.index.name == "variant":
+        table = table.reset_index()  # by_variant() and measure_lift() index by variant
+    return table
 
 
 def variant_chart(source: Any, *, metric: str = "delivered", title: str | None = None) -> Chart:
@@ -213,12 +217,15 @@ def lift_chart(lift: Any, *, title: str | None = None) -> Chart:
                              ", ".join(parts)))  # fmt: skip
     metric = getattr(lift, "metric", None)
     what = f" in {metric}" if isinstance(metric, str) else ""
+    # A conversion's lift is in rate points; a value's (revenue) in the value's own units.
+    rates = getattr(lift, "kind", "binary") == "binary" and "mean" not in table.columns
     return interval_chart(
         rows,
         title=title or f"Lift{what} over the holdout (95% interval)",
-        x_label="absolute lift (percentage points)",
+        x_label="absolute lift (percentage points)" if rates else "absolute lift (mean per person)",
         reference=0.0,
         reference_label="holdout",
+        percent=rates,
     )
 
 

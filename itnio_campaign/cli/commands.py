@@ -164,11 +164,12 @@ def make_plan(args: argparse.Namespace) -> Plan:
     if args.price is not None:
         options["prices"] = args.price
     options.update(cost_options(args))
-    options.update(experiment_options(args, content_of(args)))
+    content = content_of(args)
+    options.update(experiment_options(args, content))
     return plan_campaign(
         df,
         number_col=number_col,
-        content=content_of(args),
+        content="" if "variants" in options else content,  # with variants, A is among them
         sender_id=args.sender_id,
         order_id_col=args.order_id_col,
         suppress=read_suppressions(
