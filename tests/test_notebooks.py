@@ -25,6 +25,7 @@ NAMES = [
     "02_campaign_form.ipynb",
     "03_resume_and_reconcile.ipynb",
     "06_test_and_trial.ipynb",
+    "07_experiment.ipynb",
 ]
 CELL_TIMEOUT = 120  # seconds per cell; the slowest cell takes a few seconds
 OUTCOME_TAG = "outcome"  # the cells whose output is the story a run tells
@@ -249,3 +250,21 @@ def test_test_and_trial_notebook_runs_twice_in_one_folder(workdir: Path) -> None
     assert len(runs) == 2
     for run in runs:
         assert (run / "report.xlsx").is_file() and len(list(run.glob("*.sqlite"))) == 2
+
+
+@pytest.mark.slow
+def test_experiment_notebook_runs_twice_and_finds_the_known_lift(workdir: Path) -> None:
+    for book in run_twice("07_experiment.ipynb", workdir):
+        out = text_of(book)
+        outcome = text_of(book, tag=OUTCOME_TAG)
+        assert "1,201 skipped_holdout" in outcome  # 20% of 6,000, the same split each run
+        # The orders were drawn with a known effect: both intervals hold the truth.
+        assert "A: 2,400 people" in outcome and "B: 2,399 people" in outcome
+        assert outcome.count("inside the interval: True") == 2
+        assert "smallest detectable lift, A" in out
+        assert "<svg" in out and "class='interval'" in out  # the charts rendered inline
+    runs = sorted(workdir.glob("runs/experiment-*"))
+    assert len(runs) == 2
+    for run in runs:
+        assert (run / "report.xlsx").is_file() and (run / "lift.svg").is_file()
+        assert len(list(run.glob("*.sqlite"))) == 1
