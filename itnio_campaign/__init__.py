@@ -65,6 +65,10 @@ _LAZY = {
     "opt_outs": "delivery",
     "write_report": "excel",
     "CampaignForm": "widgets",
+    "measure_lift": "experiment",
+    "LiftResult": "experiment",
+    "rollout_winner": "rollout",
+    "RolloutResult": "rollout",
 }
 
 __all__ = [
@@ -80,6 +84,7 @@ __all__ = [
     "Gate",
     "ItnioError",
     "LedgerError",
+    "LiftResult",
     "NotSentError",
     "Plan",
     "PlanSummary",
@@ -88,6 +93,7 @@ __all__ = [
     "ReportError",
     "ResultSummary",
     "RetryPolicy",
+    "RolloutResult",
     "SendOptions",
     "Timeouts",
     "TransientApiError",
@@ -97,6 +103,7 @@ __all__ = [
     "fetch_replies",
     "join_responses",
     "load_campaign",
+    "measure_lift",
     "normalize_number",
     "normalize_numbers",
     "opt_outs",
@@ -105,6 +112,7 @@ __all__ = [
     "reconcile_campaign",
     "refresh_delivery",
     "resume_campaign",
+    "rollout_winner",
     "run_campaign",
     "send_batches",
     "send_campaign",
@@ -131,12 +139,14 @@ if TYPE_CHECKING:
     from .client import AsyncClient
     from .delivery import fetch_replies, opt_outs, refresh_delivery, watch_delivery
     from .excel import write_report
+    from .experiment import LiftResult, measure_lift
     from .message import count_segments
     from .numbers import normalize_number, normalize_numbers
     from .options import SendOptions
     from .plan import Plan, PlanSummary, plan_campaign
     from .recovery import load_campaign, reconcile_campaign, resume_campaign
     from .result import CampaignResult, ResultSummary
+    from .rollout import RolloutResult, rollout_winner
     from .runner import build_batches, join_responses, run_campaign, send_batches, send_campaign
     from .testsend import send_test
     from .trial import Gate, parse_gate

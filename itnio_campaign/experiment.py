@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 import secrets
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -567,37 +568,19 @@ def measure_lift(
     >>> lift.table[["rate", "abs_lift", "p_value"]]                        # doctest: +SKIP
     """
     rec = result.plan.recipients
-    if VARIANT_COLUMN not in rec.columns:
-        raise UsageError(
-            "this campaign has no variants or holdout: plan it with plan_campaign(..., "
-            "variants={...}, holdout=0.1)"
-        )
-    if not isinstance(outcomes, pd.DataFrame):
-        raise UsageError(
-            f"outcomes must be a DataFrame (orders, visits...), not {type(outcomes).__name__}"
-        )
-    source = result.plan.source
-    if on not in source.columns:
-        raise UsageError(f"on={on!r} is not a column of the campaign's frame; columns are: "
-                         + ", ".join(map(repr, source.columns)))  # fmt: skip
-    if on not in outcomes.columns:
-        raise UsageError(f"on={on!r} is not a column of outcomes; columns are: "
-                         + ", ".join(map(repr, outcomes.columns)))  # fmt: skip
+    _check_groups(rec)
     group = rec[VARIANT_COLUMN].astype(object).to_numpy()
     if not (group == HOLDOUT).any():
         raise UsageError(
             "this campaign has no holdout group: lift needs one (plan with holdout=0.1)"
         )
-    notes: list[str] = []
-    kept, start, span = _in_window(result, outcomes, window, time_col, notes)
-    per_key, kind = _per_key(kept, on, metric, notes)
     names = [g for g in group_order(rec, result.settings) if g != ROLLOUT]
-    in_test = np.isin(group, names)
-    keys = source[on].reset_index(drop=True)
-    missing_key = keys.isna().to_numpy() & in_test
+    found = outcome_values(result, outcomes, on, metric, window, time_col)
+    values, kind, notes = found.values, found.kind, list(found.notes)
+    missing_key = found.missing_key & np.isin(group, names)
     if missing_key.any():
         notes.append(f"{int(missing_key.sum()):,} recipients without a {on} value are left out")
-    values = keys.map(per_key).astype(float).fillna(0.0).to_numpy()
+    start, span = found.start, found.window
     if (group == ROLLOUT).any():
         notes.append(
             "rows held for the rollout are not compared (they were not drawn into the test)"
@@ -631,6 +614,55 @@ def measure_lift(
         table.append(row)
     frame = pd.DataFrame(table).set_index("variant")
     return LiftResult(frame, str(metric), kind, span, time_col, start, confidence, tuple(notes))
+
+
+def _check_groups(rec: pd.DataFrame) -> None:
+    if VARIANT_COLUMN not in rec.columns:
+        raise UsageError(
+            "this campaign has no variants or holdout: plan it with plan_campaign(..., "
+            "variants={...}, holdout=0.1)"
+        )
+
+
+@dataclass(frozen=True)
+class OutcomeValues:
+    """An outcome per recipient row (0/1 or a value; 0 without an outcome row)."""
+
+    values: np.ndarray
+    kind: str  # "binary" or "value"
+    missing_key: np.ndarray  # rows whose key is missing (not comparable)
+    start: pd.Timestamp | None
+    window: pd.Timedelta | None
+    notes: tuple[str, ...]
+
+
+def outcome_values(
+    result: CampaignResult,
+    outcomes: pd.DataFrame,
+    on: Hashable,
+    metric: Hashable,
+    window: Any,
+    time_col: Hashable | None,
+) -> OutcomeValues:
+    """Join ``outcomes`` to the campaign's rows on ``on``: the metric per row (see
+    :func:`measure_lift` for what ``metric``, ``window`` and ``time_col`` mean)."""
+    if not isinstance(outcomes, pd.DataFrame):
+        raise UsageError(
+            f"outcomes must be a DataFrame (orders, visits...), not {type(outcomes).__name__}"
+        )
+    source = result.plan.source
+    if on not in source.columns:
+        raise UsageError(f"on={on!r} is not a column of the campaign's frame; columns are: "
+                         + ", ".join(map(repr, source.columns)))  # fmt: skip
+    if on not in outcomes.columns:
+        raise UsageError(f"on={on!r} is not a column of outcomes; columns are: "
+                         + ", ".join(map(repr, outcomes.columns)))  # fmt: skip
+    notes: list[str] = []
+    kept, start, span = _in_window(result, outcomes, window, time_col, notes)
+    per_key, kind = _per_key(kept, on, metric, notes)
+    keys = source[on].reset_index(drop=True)
+    values = keys.map(per_key).astype(float).fillna(0.0).to_numpy()
+    return OutcomeValues(values, kind, keys.isna().to_numpy(), start, span, tuple(notes))
 
 
 def _compare(
@@ -693,19 +725,29 @@ def _in_window(
     return outcomes[keep.to_numpy()], start, span
 
 
+_SPAN = re.compile(r"(?:(\d+(?:\.\d+)?)w)?(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?"
+                   r"(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")  # fmt: skip
+_SPAN_SECONDS = (604800.0, 86400.0, 3600.0, 60.0, 1.0)
+
+
 def _timedelta(window: Any) -> pd.Timedelta | None:
+    """``"7d"``, ``"48h"``, ``"1d12h"``, ``"2w"``, seconds, or a Timedelta (None: no limit)."""
     if window is None:
         return None
-    try:
-        span = (
-            pd.Timedelta(window, unit="s")
-            if isinstance(window, int | float)
-            else pd.Timedelta(window)
-        )
-    except (ValueError, TypeError):
-        raise UsageError(
-            f"window is like '7d', '48h' or a number of seconds, not {window!r}"
-        ) from None
+    span: pd.Timedelta | None = None
+    if isinstance(window, pd.Timedelta):
+        span = window
+    elif isinstance(window, int | float) and not isinstance(window, bool):
+        span = pd.Timedelta(seconds=float(window))
+    elif isinstance(window, str):
+        found = _SPAN.fullmatch(window.strip().lower().replace(" ", ""))
+        if found is not None and any(found.groups()):
+            seconds = sum(
+                float(g or 0) * k for g, k in zip(found.groups(), _SPAN_SECONDS, strict=True)
+            )
+            span = pd.Timedelta(seconds=seconds)
+    if span is None or pd.isna(span):
+        raise UsageError(f"window is like '7d', '48h' or a number of seconds, not {window!r}")
     if span <= pd.Timedelta(0):
         raise UsageError(f"window must be positive, not {window!r}")
     return span

@@ -56,6 +56,8 @@ def norm_ppf(p: float) -> float:
         if p == 1.0:
             return math.inf
         raise ValueError(f"a probability is between 0 and 1, not {p!r}")
+    if p > 0.5:  # by symmetry: 1 - p is exact here, and the lower tail is accurate
+        return -norm_ppf(1.0 - p)
     a = (-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02,
          1.383577518672690e02, -3.066479806614716e01, 2.506628277459239e00)  # fmt: skip
     b = (-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02,
