@@ -540,14 +540,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
         df = read_table(path)
     demo_options: dict[str, Any] = dict(
         number_col=pick_number_col(df, None),
-        content=DEMO_CONTENT,
         sender_id="ITNIO",
         default_region=args.region,
         prices=DEMO_PRICE,  # the sandbox's price per segment
+        # An A/B test with a 10% holdout, split the same way every run (issue 17).
+        variants={"A": DEMO_CONTENT, "B": DEMO_CONTENT_B},
+        holdout=DEMO_HOLDOUT,
+        split_seed=DEMO_SPLIT_SEED,
+        stratify="city",
     )
     as_written = plan_campaign(df, **demo_options)
     print(f"Sample campaign: {len(df):,} contacts (the packaged sample_data/contacts.csv)")
-    print(f"Message: {DEMO_CONTENT}\n")
+    print(f"Message A: {DEMO_CONTENT}")
+    print(f"Message B: {DEMO_CONTENT_B}")
+    print(
+        f"An A/B test: {DEMO_HOLDOUT:.0%} of the contacts are a holdout (sent nothing), "
+        f"the rest split between A and B by seed {DEMO_SPLIT_SEED}, within each city\n"
+    )
     print("Dry run, as written (nothing sent yet)")
     print(as_written.summary())
     # The message's ’ forces UCS-2: the demo sends with smart encoding on, and says so.
@@ -586,9 +595,38 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print()
     if replies:
         print(f"{len(replies[0]):,} replies received (opt-outs are in the report's Replies sheet)")
+    print_by_variant(result, replies[0] if replies else None)
     code = max(code, _maybe_report(result, str(report), replies[0] if replies else None))
     print(f"demo finished in {time.perf_counter() - t0:.1f} s")
     return code
+
+
+#: The demo's variant B: the same offer, worded the other way round (’ on purpose, as in A).
+DEMO_CONTENT_B = (
+    "{first_name}, this weekend only: 20% off at {store}, {city}. Don’t miss it. "
+    "Reply STOP to opt out."
+)
+DEMO_HOLDOUT = 0.1
+DEMO_SPLIT_SEED = 7
+
+
+def print_by_variant(result: CampaignResult, replies: pd.DataFrame | None = None) -> None:
+    """Print ``result.by_variant()`` as a short table: sent, delivered, replied, opted out,
+    cost and the delivered rate with its 95% interval, one line per group."""
+    table = result.by_variant(replies, opt_outs(replies) if replies is not None else None)
+    print("\nResults by variant (delivered rate with its 95% interval)")
+    head = f"{'variant':<9}{'sent':>7}{'delivered':>11}{'replied':>9}{'opted out':>11}"
+    print(head + f"{'cost':>9}  delivered rate")
+    for name, row in table.iterrows():
+        rate = (
+            "-" if pd.isna(row["delivered_rate"]) else
+            f"{row['delivered_rate']:.1%} [{row['delivered_low']:.1%}-{row['delivered_high']:.1%}]"
+        )  # fmt: skip
+        replied = "-" if pd.isna(row["replied"]) else f"{int(row['replied']):,}"
+        opted = "-" if pd.isna(row["opted_out"]) else f"{int(row['opted_out']):,}"
+        cost = "-" if pd.isna(row["cost"]) else f"{row['cost']:,.2f}"
+        print(f"{name!s:<9}{int(row['sent']):>7,}{int(row['delivered']):>11,}{replied:>9}"
+              f"{opted:>11}{cost:>9}  {rate}")  # fmt: skip
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -639,6 +677,8 @@ def _finish_campaign(result: CampaignResult, ledger: Path, report: str | None) -
     if result.notice:
         print(result.notice)
     code = finish(result, ledger)
+    if "variant" in result.plan.recipients.columns:  # an experiment: delivery per variant
+        print_by_variant(result)
     return max(code, _maybe_report(result, report, ledger=ledger))
 
 
