@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import html
 import math
+import os
 import re
 import secrets
 from collections.abc import Hashable, Iterable, Mapping, Sequence
@@ -380,6 +381,17 @@ def min_detectable_lift_table(
 
 
 # -- results by variant -----------------------------------------------------------------------
+def held_note(result: CampaignResult, path: Any) -> str:
+    """``"; N held for the rollout: ..."`` when rows wait for the winner, else ``""``."""
+    held = int((np.asarray(result.states, dtype=object) == HELD_FOR_ROLLOUT).sum())
+    if not held:
+        return ""
+    return (
+        f"; {held:,} recipients are held for the rollout: rollout_winner({str(path)!r}, "
+        "client) sends them the winning variant"
+    )
+
+
 def group_order(recipients: pd.DataFrame, settings: Mapping[str, Any]) -> list[str]:
     """The groups present: variants in their order, then holdout, then rollout."""
     names = list((settings.get("experiment") or {}).get("variants") or {})
@@ -567,6 +579,7 @@ def measure_lift(
     ...                     time_col="ordered_at")                          # doctest: +SKIP
     >>> lift.table[["rate", "abs_lift", "p_value"]]                        # doctest: +SKIP
     """
+    _check_result(result)
     rec = result.plan.recipients
     _check_groups(rec)
     group = rec[VARIANT_COLUMN].astype(object).to_numpy()
@@ -614,6 +627,18 @@ def measure_lift(
         table.append(row)
     frame = pd.DataFrame(table).set_index("variant")
     return LiftResult(frame, str(metric), kind, span, time_col, start, confidence, tuple(notes))
+
+
+def _check_result(result: Any) -> None:
+    if isinstance(result, str | os.PathLike):
+        raise UsageError(
+            "measure_lift takes the campaign's result: measure_lift(load_campaign(path), ...)"
+        )
+    if not hasattr(result, "plan") or not hasattr(result, "states"):
+        raise UsageError(
+            f"expected the campaign's result (from send_campaign or load_campaign), not "
+            f"{type(result).__name__}"
+        )
 
 
 def _check_groups(rec: pd.DataFrame) -> None:

@@ -590,6 +590,8 @@ def _ucs2_sources(plan: Plan, rows: np.ndarray, chars: set[str]) -> dict[str, li
     (their values in ``rows``, each distinct value looked at once)."""
     found: dict[str, list[str]] = {}
     template = str(plan.settings.get("content") or "")
+    if not template and "experiment" in plan.settings:  # issue 17: every variant's template
+        template = " ".join(plan.settings["experiment"]["variants"].values())
     try:
         tpl = parse_template(template)
     except UsageError:
@@ -1409,8 +1411,16 @@ def _plan_experiment(
         index=first.recipients.index.copy(),
     )
     settings = {**first.settings, "content": ""}
-    for key in ("smart_encoding_saved_segments", "smart_encoding_saved_cost"):
-        settings.pop(key, None)  # the first variant's figure; not the experiment's
+    if kwargs.get("smart_encoding"):  # what smart encoding saved on the rows each variant sends
+        saved = np.zeros(n, dtype=np.int64)
+        for name, tpl in spec.variants.items():
+            plain = plan_campaign(df, content=tpl, **{**kwargs, "smart_encoding": False})
+            mine = (groups == name) & (plain.recipients["state"] == READY).to_numpy(dtype=bool)
+            before = plain.recipients["segments"].to_numpy(dtype=np.int64)
+            saved[mine] = before[mine] - out["segments"][mine].astype(np.int64)
+        settings["smart_encoding_saved_segments"] = int(saved.sum())
+        cost = _estimate_cost(numbers, saved, first.prices)[0]
+        settings["smart_encoding_saved_cost"] = None if cost is None else str(cost)
     if "truncated_rows" in settings:
         reasons = pd.Series(out["reason"][positions], dtype=object).fillna("")
         settings["truncated_rows"] = int(reasons.str.contains(_SHORTENED, regex=False).sum())

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from .client import AsyncClient
 from .engine import SendOptions
 from .errors import RESUMABLE_KINDS, ItnioError, LedgerError, UsageError
+from .experiment import held_note
 from .ledger import IN_FLIGHT_CODE, Ledger, Reconciliation, in_flight_outcome
 from .models import MISSING, SUBMITTED, UNKNOWN, Batch, BatchItem
 from .result import CampaignResult, Stopper, describe_remaining
@@ -223,7 +224,7 @@ async def _continue(
         result.add_batches(ledger.batches(extra=True))
     to_send = resumable_batches(ledger, plan)
     if not to_send and ledger.last_seq() > 0:
-        result.notice = _nothing_to_send(result, ledger.path)
+        result.notice = _nothing_to_send(result, ledger.path) + held_note(result, ledger.path)
         return result
     if trial is None:
         await _send_part(ledger, result, client, to_send, opts, on_progress)
@@ -231,6 +232,8 @@ async def _continue(
         notes.append(await _trial_then_rest(
             ledger, result, client, to_send, opts, on_progress, trial, gating
         ))  # fmt: skip
+    if held := held_note(result, ledger.path).lstrip("; "):  # issue 17: rows for the rollout
+        notes.append(held)
     if notes:
         result.notice = " ".join(n for n in notes if n)
     return result

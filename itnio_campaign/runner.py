@@ -100,6 +100,11 @@ async def send_campaign(
             "trial= and require_test= need ledger= (the trial, the gate's decision and the "
             "test sends are kept there, so a resume still applies them)"
         )
+    if ledger is None and (plan.settings.get("experiment") or {}).get("test_share") is not None:
+        raise UsageError(  # issue 17: the rollout continues the test's ledger
+            "a plan with test_share= needs ledger= (rollout_winner sends the winner to the "
+            "held rows from that ledger)"
+        )
     if ledger is not None:
         if journal is not None:
             raise UsageError("give ledger= or journal=, not both")

@@ -251,3 +251,31 @@ async def test_the_split_is_unchanged_by_resume_and_nobody_is_sent_twice(tmp_pat
     for number, group, content in zip(rec["number"], rec["variant"], rec["content"], strict=True):
         if group in ("A", "B"):
             assert sent_text[number] == content
+
+
+def test_smart_encoding_saving_counts_the_rows_each_variant_sends() -> None:
+    long_a = "Hi {first_name}, it’s here: " + "x" * 100  # 2 UCS-2 segments, 1 as GSM-7
+    plan = plan_campaign(
+        people(300), variants={"A": long_a, "B": "Hello {first_name}"}, holdout=0.2,
+        split_seed=3, smart_encoding=True, prices=0.5,
+    )  # fmt: skip
+    summary = plan.summary()
+    sent_a = int((groups(plan) == "A").sum())
+    assert summary.smart_saving_segments == sent_a  # one segment per A row, none for B
+    assert summary.smart_saving_cost == Decimal("0.5") * sent_a
+    assert "’" not in "".join(plan.recipients["content"].dropna())
+
+
+async def test_a_test_share_needs_a_ledger_and_the_result_points_to_the_rollout(
+    sb: Sandbox, client: AsyncClient, tmp_path: Path
+) -> None:
+    plan = plan_campaign(people(200), variants=VARIANTS, holdout=0.1, split_seed=2, test_share=0.3)
+    with pytest.raises(UsageError, match="test_share= needs ledger="):
+        await send_campaign(plan, client, progress=False)
+    assert not sb.requests  # refused before anything was sent
+    path = tmp_path / "test-share.sqlite"
+    result = await send_campaign(plan, client, ledger=path, progress=False)
+    assert result.status == "completed"
+    assert result.notice is not None and "120 recipients are held for the rollout" in result.notice
+    again = await resume_campaign(path, client, progress=False)
+    assert again.notice is not None and "rollout_winner(" in again.notice

@@ -182,3 +182,17 @@ async def test_a_campaign_without_a_holdout_has_no_lift(tmp_path: Path) -> None:
         measure_lift(result, pd.DataFrame({"customer_id": ["c1"]}))
     with pytest.raises(UsageError, match="no variants or holdout"):
         result.by_variant()
+
+
+def test_a_ledger_path_instead_of_a_result_says_how_to_load_it(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"load_campaign\(path\)"):
+        measure_lift(tmp_path / "x.sqlite", pd.DataFrame({"customer_id": ["c1"]}))  # type: ignore[arg-type]
+
+
+def test_windows_are_read_in_days_hours_weeks_or_seconds(sent: CampaignResult) -> None:
+    orders = orders_with_known_effect(sent)
+    by_text = measure_lift(sent, orders, window="1d12h", time_col="ordered_at").table
+    by_seconds = measure_lift(sent, orders, window=36 * 3600, time_col="ordered_at").table
+    pd.testing.assert_frame_equal(by_text, by_seconds)
+    two_weeks = measure_lift(sent, orders, window="2w", time_col="ordered_at").table
+    assert two_weeks.loc["holdout", "rate"] == 1.0  # the day-10 orders are inside 14 days
