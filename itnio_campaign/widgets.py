@@ -1131,10 +1131,11 @@ def _pp(value: Any) -> str:
 
 
 def result_charts_html(result: Any) -> str:
-    """Outcomes by state and, for an experiment, the delivered rate per variant (inline SVG)."""
-    from .charts import outcome_chart, variant_chart
+    """Outcomes by state, delivery over time and, for an experiment, the delivered rate per
+    variant with its interval (inline SVG: no plotting package needed)."""
+    from .charts import delivery_chart, outcome_chart, variant_chart
 
-    parts = [outcome_chart(result)._repr_html_()]
+    parts = [outcome_chart(result)._repr_html_(), delivery_chart(result)._repr_html_()]
     if "variant" in result.plan.recipients.columns and hasattr(result, "by_variant"):
         try:
             parts.append(variant_chart(result)._repr_html_())

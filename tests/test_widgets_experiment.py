@@ -129,7 +129,9 @@ async def test_after_sending_the_form_shows_outcome_and_variant_charts(
     await form.sending_task
     result = form.result
     assert result is not None and result.status == "completed", form.errors.value
-    outcome, variants = svgs(form.charts.value)
+    outcome, delivery, variants = svgs(form.charts.value)
+    lines = {e.get("data-series"): e for e in delivery.iterfind(".//s:polyline", NS)}
+    assert int(lines["accepted"].get("data-last", "")) == result.counts()["submitted"]
     bars = {
         b.get("data-label"): int(b.get("data-value", ""))
         for b in outcome.iterfind(".//s:rect", NS)
