@@ -689,6 +689,10 @@ def _write_experiment(wb: Workbook, result: Any, lift: Any) -> None:
         rows.append([_cell(ws, about)])
     blocks: dict[str, tuple[int, int, list[str]]] = {}  # name -> first data row, last, columns
 
+    # A value metric's lift (revenue) is in the value's units, not a rate.
+    value_lift = lift_table is not None and "mean" in lift_table.columns
+    plain = {"abs_lift", "abs_lift_low", "abs_lift_high"} if value_lift else set()
+
     def table(name: str, title: str, frame: pd.DataFrame) -> None:
         rows.append([])
         rows.append([_cell(ws, title, font=Font(bold=True, size=12))])
@@ -697,7 +701,8 @@ def _write_experiment(wb: Workbook, result: Any, lift: Any) -> None:
                      for c in columns])  # fmt: skip
         first = len(rows) + 1
         for record in frame.itertuples(index=False):
-            rows.append([_experiment_cell(ws, c, v) for c, v in zip(columns, record, strict=True)])
+            rows.append([_experiment_cell(ws, c, v, c in plain and name == "lift")
+                         for c, v in zip(columns, record, strict=True)])  # fmt: skip
         blocks[name] = (first, len(rows), columns)
 
     if by_variant is not None:
@@ -710,6 +715,8 @@ def _write_experiment(wb: Workbook, result: Any, lift: Any) -> None:
         table("lift", f"Lift over the holdout{what}{within} (95% intervals)", lift_table)
         rows.append([])
         for column, meaning in LIFT_NOTES:
+            if value_lift and column == "rate":
+                column, meaning = "mean", "average value per person (the holdout: sent nothing)"
             rows.append([_cell(ws, column), _cell(ws, meaning)])
     # Error bars need the distances below and above each estimate: written here, plainly.
     charts = []
@@ -726,14 +733,18 @@ def _write_experiment(wb: Workbook, result: Any, lift: Any) -> None:
         first = len(rows) + 1
         for _, r in frame.iterrows():
             below, above = _gap(r[est], r[low]), _gap(r[high], r[est])
-            rows.append([_cell(ws, r.get("variant")), _cell(ws, below, number_format="0.0%"),
-                         _cell(ws, above, number_format="0.0%")])  # fmt: skip
+            fmt = "0.00" if name == "lift" and value_lift else "0.0%"
+            rows.append([_cell(ws, r.get("variant")), _cell(ws, below, number_format=fmt),
+                         _cell(ws, above, number_format=fmt)])  # fmt: skip
         charts.append((name, est, first))
     for row in rows:
         ws.append(row)
     for i, (name, est, err_first) in enumerate(charts):
         first, last, columns = blocks[name]
         chart = _interval_bar_chart(ws, columns, est, first, last, err_first)
+        if name == "lift" and value_lift:
+            chart.y_axis.numFmt = "#,##0.00"
+            chart.y_axis.title = "absolute lift (mean per person)"
         ws.add_chart(chart, f"{get_column_letter(len(columns) + 2)}{3 + 16 * i}")
     ws.column_dimensions["A"].width = 22
     for k in range(2, 16):
@@ -779,8 +790,8 @@ def _gap(a: Any, b: Any) -> float | None:
     return gap if math.isfinite(gap) else None
 
 
-def _experiment_cell(ws: Any, column: str, value: Any) -> Any:
-    if column in _PERCENT_COLUMNS:
+def _experiment_cell(ws: Any, column: str, value: Any, plain: bool = False) -> Any:
+    if column in _PERCENT_COLUMNS and not plain:
         return _cell(ws, value, number_format="0.0%")
     if column in _MONEY_COLUMNS:
         return _cell(ws, value, number_format="0.00##")

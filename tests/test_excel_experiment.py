@@ -141,3 +141,19 @@ async def test_report_refuses_a_lift_that_is_not_one(client: AsyncClient, tmp_pa
     with pytest.raises(UsageError, match="measure_lift"):
         write_report(result, tmp_path / "x.xlsx", lift=[1, 2])
     assert not (tmp_path / "x.xlsx").exists()
+
+
+async def test_a_revenue_lift_is_written_in_its_units_not_as_a_rate(
+    client: AsyncClient, tmp_path: Path
+) -> None:
+    result = await experiment_result(client, 200)
+    outcomes = outcomes_for(result).assign(amount=lambda f: f["converted"] * 250.0)
+    lift = measure_lift(result, outcomes, on="customer_id", metric="amount", window=None)
+    path = write_report(result, tmp_path / "v.xlsx", lift=lift)
+    ws = openpyxl.load_workbook(path)["Experiment"]
+    first, header, _ = table_at(ws, "Lift over the holdout")
+    column = header.index("abs_lift") + 1
+    assert "%" not in ws.cell(first, column).number_format  # e.g. +12.5 rupees, not 1250%
+    assert ws.cell(first, header.index("rel_lift") + 1).number_format == "0.0%"
+    _, lift_chart = ws._charts
+    assert lift_chart.y_axis.numFmt.formatCode == "#,##0.00"
