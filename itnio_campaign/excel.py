@@ -3,7 +3,9 @@
 Sheets: *Summary* (KPIs, settings without secrets, a native bar chart of outcomes by state),
 *Recipients* (every input row + outcome columns, split into *Recipients (2)*, ... past Excel's
 1,048,576-row limit), *Failures* (rejected / unknown / missing / undelivered rows), *Batches*
-(one row per request) and *Replies* (only when a replies frame is given).
+(one row per request) and *Replies* (only when a replies frame is given); a campaign with
+variants or a holdout also gets *Experiment* (results by variant, the lift when given, native
+charts with the intervals as error bars).
 
 Every string is written as a text cell (never a formula); strings that Excel would read as a
 formula when typed (``=``, ``+``, ``-``, ``@``, tab, CR) also get the "quote prefix" style, as if
@@ -445,6 +447,8 @@ def _write_summary(
     line("Accepted by provider (all)", sum(n(s) for s in m.ACCEPTED_STATES))
     for state in m.SKIPPED_STATES:
         line(f"Skipped: {state.removeprefix('skipped_').replace('_', ' ')}", n(state))
+    if n(m.HELD_FOR_ROLLOUT):  # an experiment's rows waiting for the winner (issue 17)
+        line("Held for rollout (rollout_winner sends them)", n(m.HELD_FOR_ROLLOUT))
     line("Segments", summary.get("segments"))
     heading("Cost")
     line(

@@ -157,3 +157,19 @@ async def test_a_revenue_lift_is_written_in_its_units_not_as_a_rate(
     assert ws.cell(first, header.index("rel_lift") + 1).number_format == "0.0%"
     _, lift_chart = ws._charts
     assert lift_chart.y_axis.numFmt.formatCode == "#,##0.00"
+
+
+async def test_rows_held_for_the_rollout_are_counted_on_the_summary(
+    client: AsyncClient, tmp_path: Path
+) -> None:
+    plan = plan_campaign(contacts(100), number_col="phone", variants=VARIANTS, holdout=0.1,
+                         test_share=0.4, split_seed=7)  # fmt: skip
+    result = await send_campaign(plan, client, progress=False, ledger=tmp_path / "t.sqlite")
+    held = result.counts()["held_for_rollout"]
+    assert held == 50
+    path = write_report(result, tmp_path / "t.xlsx")
+    wb = openpyxl.load_workbook(path, read_only=True)
+    summary = {r[0]: r[1] for r in wb["Summary"].iter_rows(values_only=True) if len(r) > 1}
+    assert summary["Held for rollout (rollout_winner sends them)"] == held
+    groups = [r[0] for r in wb["Experiment"].iter_rows(values_only=True) if r and r[0]]
+    assert "rollout" in groups

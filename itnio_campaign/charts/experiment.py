@@ -55,6 +55,7 @@ _STATE_COLOURS: dict[str, str] = {
     m.REJECTED: _BAD,
     m.UNDELIVERED: _BAD,
     m.READY: _PLAN,
+    m.HELD_FOR_ROLLOUT: _PLAN,  # waiting for the winner, not skipped
 }
 
 
