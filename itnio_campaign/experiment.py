@@ -3,7 +3,7 @@
 ``plan_campaign(df, variants={"A": "Hi {first_name}, 20% off", "B": "..."}, holdout=0.1,
 split_seed=7, stratify="country")`` gives every row that could be sent a ``variant`` (``"A"``,
 ``"B"``, ... or ``"holdout"``) by a seeded random draw, stratified: within each stratum every
-group gets its share to within one row (largest remainder). Holdout rows are
+group gets its share to within one row (unbiased rounding). Holdout rows are
 ``skipped_holdout`` and never sent. With ``test_share=0.2`` only 20% of the list gets the
 variants; the rest is ``held_for_rollout`` (variant ``"rollout"``) until
 :func:`~itnio_campaign.rollout.rollout_winner` sends them the winner.
@@ -175,9 +175,10 @@ def assign_groups(
     """Each row's group (``None`` where not ``eligible``): a seeded, stratified random draw.
 
     Within each stratum (the distinct value combinations of ``strata``' columns, missing
-    values a stratum of their own) every group gets its share of the stratum's rows by
-    largest remainder, ties broken at random, so each count is within one row of
-    ``share × stratum size``; which rows go where is a random permutation. The same
+    values a stratum of their own) every group gets its share of the stratum's rows rounded
+    down, and the rows left over go by systematic sampling on the remainders, so each count
+    is within one row of ``share × stratum size`` and no group is favoured by rounding; which
+    rows go where is a random permutation. The same
     ``eligible``, ``strata`` and ``seed`` always give the same answer.
 
     >>> groups = assign_groups(np.ones(10, dtype=bool), [("A", 0.5), ("holdout", 0.5)], seed=1)
@@ -199,25 +200,34 @@ def assign_groups(
         part = strata.iloc[at].reset_index(drop=True)
         keys = [pd.factorize(part[c].astype(object), use_na_sentinel=False)[0] for c in part]
         codes = pd.factorize(pd.MultiIndex.from_arrays(keys))[0] if len(keys) > 1 else keys[0]
-    order = np.argsort(codes, kind="stable")  # strata in order of first appearance
-    bounds = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0, True])
-    for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        rows = at[order[s:e]]
-        counts = _largest_remainder(len(rows), shares, rng)
-        labels = np.repeat(names, counts)
-        out[rows] = labels[rng.permutation(len(rows))]
+    sizes = np.bincount(codes)
+    counts = _largest_remainder(sizes, shares, rng)  # strata × groups
+    # rows in a random order within each stratum; the stratum's first counts[0] rows take the
+    # first group, the next counts[1] the second, ...
+    rows = np.lexsort((rng.random(len(at)), codes))
+    row_codes = codes[rows]
+    first_row = np.r_[0, np.cumsum(sizes)[:-1]]
+    rank = np.arange(len(at)) - first_row[row_codes]
+    bounds = np.cumsum(counts, axis=1)[row_codes]
+    out[at[rows]] = names[(rank[:, None] >= bounds).sum(axis=1)]
     return out
 
 
-def _largest_remainder(size: int, shares: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    exact = shares * size
+def _largest_remainder(
+    sizes: np.ndarray, shares: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Whole counts per (stratum, group) adding up to each stratum's size, each within one of
+    ``size × share``: the floors, then the rows left over given by systematic sampling on the
+    remainders, so a group gets its extra row with probability equal to its remainder (many
+    small strata add up to the right shares overall: no group is favoured by rounding)."""
+    exact = sizes[:, None] * shares[None, :]
     counts = np.floor(exact).astype(np.int64)
-    left = size - int(counts.sum())
-    if left:
-        rema = exact - counts
-        tie = rng.random(len(shares))
-        best = np.lexsort((tie, -rema))[:left]
-        counts[best] += 1
+    left = sizes - counts.sum(axis=1)
+    cum = np.cumsum(exact - counts, axis=1)
+    cum[:, -1] = left  # the remainders add up to the rows left (exactly, not in floating point)
+    u = rng.random(len(sizes))[:, None]
+    marks = np.ceil(cum - u).astype(np.int64)  # how many of u, u+1, u+2, ... lie below cum
+    counts += np.diff(marks, axis=1, prepend=0)
     return counts
 
 
@@ -272,10 +282,12 @@ class ExperimentSummary:
                 cost = self.rollout_cost.get(name)
                 text = f"{seg:,} segments" + (f", {self._money(cost)}" if cost is not None else "")
                 out.append((f"    rollout if {name} wins", text))
+        if not self.holdout:
+            out.append(("  smallest detectable lift", "needs a holdout (holdout=0.1)"))
         for name, lift in self.min_detectable_lift.items():
-            shown = (
-                "not measurable (no holdout)" if math.isnan(lift) else f"+{lift * 100:.2f} points"
-            )
+            if not self.holdout:
+                break
+            shown = "not measurable" if math.isnan(lift) else f"+{lift * 100:.2f} points"
             out.append(
                 (
                     f"  smallest detectable lift, {name}",

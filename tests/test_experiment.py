@@ -279,3 +279,13 @@ async def test_a_test_share_needs_a_ledger_and_the_result_points_to_the_rollout(
     assert result.notice is not None and "120 recipients are held for the rollout" in result.notice
     again = await resume_campaign(path, client, progress=False)
     assert again.notice is not None and "rollout_winner(" in again.notice
+
+
+def test_many_tiny_strata_still_give_each_group_its_share_overall() -> None:
+    """Strata of one row each: rounding alone would never put anyone in a 10% holdout."""
+    df = people(20_000)
+    df["postcode"] = [f"p{i}" for i in range(len(df))]  # every row its own stratum
+    plan = plan_campaign(df, variants=VARIANTS, holdout=0.1, split_seed=4, stratify="postcode")
+    shares = groups(plan).value_counts(normalize=True)
+    assert shares["holdout"] == pytest.approx(0.1, abs=0.01)
+    assert shares["A"] == pytest.approx(0.45, abs=0.015)
