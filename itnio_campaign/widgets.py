@@ -673,7 +673,7 @@ class CampaignForm:
         self.plan_number_col = self.number_col.value
         self.summary.value = self._plan_summary_html(summary)
         self.skipped.value = skipped_html(plan, self.df, self.plan_number_col)
-        self.experiment_summary.value = experiment_plan_html(plan)
+        self.experiment_summary.value = experiment_plan_html(plan, summary=summary)
         self.confirm.value = False
         self._show_campaign()
         if self.credentials is not None and self._ready_count():
@@ -1066,10 +1066,11 @@ class CampaignForm:
         return options
 
 
-def experiment_plan_html(plan: Any, baseline: float = 0.05) -> str:
+def experiment_plan_html(plan: Any, baseline: float = 0.05, *, summary: Any = None) -> str:
     """The dry run's experiment: recipients, segments and cost per variant, and the smallest
-    lift the holdout can detect from a ``baseline`` conversion rate; "" without variants."""
-    table = variant_plan_frame(plan)
+    lift the holdout can detect from a ``baseline`` conversion rate; "" without variants.
+    ``summary``: ``plan.summary()`` when already at hand (it is not computed twice)."""
+    table = variant_plan_frame(plan, summary)
     if table is None:
         return ""
     parts = ["<div><b>Experiment</b>: recipients per variant</div>", _table_html(table)]
@@ -1082,11 +1083,11 @@ def experiment_plan_html(plan: Any, baseline: float = 0.05) -> str:
     return "".join(parts)
 
 
-def variant_plan_frame(plan: Any) -> pd.DataFrame | None:
+def variant_plan_frame(plan: Any, summary: Any = None) -> pd.DataFrame | None:
     """Per group (variants, holdout, rollout): rows drawn, rows to send, segments and the
     estimated cost, from the dry run (``plan.summary().experiment``); None without variants.
     """
-    experiment = getattr(plan.summary(), "experiment", None)
+    experiment = getattr(summary if summary is not None else plan.summary(), "experiment", None)
     if experiment is None:
         return None
     rows = [
