@@ -452,6 +452,7 @@ def _rates_record(rates: pd.DataFrame) -> dict[str, dict[str, float]]:
 def _rates_frame(rates: dict[str, dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame.from_dict(rates, orient="index")
     frame.index.name = "variant"
+    frame["n"] = frame["n"].astype(np.int64)
     return frame
 
 

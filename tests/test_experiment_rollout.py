@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from conftest import FAST_SETTINGS
 
 from itnio_campaign import plan_campaign, rollout_winner, send_campaign
 from itnio_campaign.client import AsyncClient
+from itnio_campaign.delivery import refresh_delivery
 from itnio_campaign.errors import UsageError
 from itnio_campaign.ledger import Ledger
 from itnio_campaign.plan import Plan
@@ -274,3 +276,31 @@ async def test_a_rollout_killed_mid_way_resumes_without_resending(tmp_path: Path
                 (states == "submitted").to_numpy()
             ]
         )
+
+
+async def test_a_rollout_decided_but_not_sent_is_sent_by_the_next_call(tmp_path: Path) -> None:
+    plan = ab_plan(4000, test_share=0.1)
+    path = tmp_path / "refused.sqlite"
+    async with (
+        Sandbox(seed=9, **QUIET) as sb,
+        AsyncClient(sb.credentials, FAST_SETTINGS) as client,
+    ):
+        await send_campaign(plan, client, ledger=path, progress=False)
+        sb.settle_all()
+        await refresh_delivery(
+            path, client
+        )  # the test's reports are in: the decision needs no call
+        tested = sum(sb.number_counts().values())
+        down = replace(sb.credentials, base_url="http://127.0.0.1:9")  # nothing listens there
+        async with AsyncClient(down, FAST_SETTINGS) as unreachable:
+            first = await rollout_winner(path, unreachable, min_n=100, progress=False)
+        assert sum(sb.number_counts().values()) == tested  # nothing of the rollout got through
+        assert first.sent_now == 0 and first.result.status != "completed"
+        loaded = load_campaign(path)
+        assert loaded.by_variant().loc["rollout", "sent"] == 0
+        rollout_rows = (plan.recipients["variant"] == "rollout").to_numpy()
+        assert set(loaded.frame["state"][rollout_rows]) == {"pending"}  # decided, resumable
+        second = await rollout_winner(path, client, min_n=100, progress=False)
+        assert second.already_done and second.winner == first.winner
+        assert second.sent_now == second.rollout_rows == rollout_rows.sum()
+        check_rollout_sent_once(sb, plan, first.winner)
