@@ -76,7 +76,7 @@ def _experiment_options(p: argparse.ArgumentParser) -> None:
         "--holdout", metavar="SHARE", help="share sent nothing, to measure lift (e.g. 10%%)"
     )
     p.add_argument(
-        "--split-seed", type=int, default=7, help="seed of the variant/holdout split (default 7)"
+        "--split-seed", type=int, default=7, metavar="N", help="seed of the split (default 7)"
     )
     p.add_argument("--stratify", metavar="COL", help="split each value of COL in equal shares")
 
