@@ -233,3 +233,24 @@ def test_result_charts_bundle_calls_the_same_functions() -> None:
     charts = ResultCharts(Result())
     assert charts.outcomes().svg == outcome_chart(Result()).svg
     assert charts.variants().svg == variant_chart(by_variant_frame()).svg
+
+
+async def test_lift_chart_of_a_real_measure_lift_matches_its_table(client: AsyncClient) -> None:
+    from itnio_campaign.experiment import measure_lift
+
+    n = 400
+    df = pd.DataFrame({"phone": phones(n), "customer_id": range(n)})
+    plan = plan_campaign(df, number_col="phone", variants={"A": "Hi", "B": "Hello"},
+                         holdout=0.25, split_seed=5)  # fmt: skip
+    result = await send_campaign(plan, client, progress=False)
+    orders = pd.DataFrame({"customer_id": range(0, n, 7)})  # every 7th customer ordered
+    lift = measure_lift(result, orders, on="customer_id", window=None)
+    root = parse(lift_chart(lift))
+    slope, offset = axis_map(root, "x")
+    table = lift.table
+    bars = {b.get("data-label"): b for b in marks(root, "line", "interval")}
+    assert set(bars) == {"A", "B"}  # the holdout is the dashed line, not a row
+    for name, bar in bars.items():
+        low, high = table.loc[name, "abs_lift_low"], table.loc[name, "abs_lift_high"]
+        assert float(bar.get("x1", "")) == pytest.approx(slope * low + offset, abs=0.02)
+        assert float(bar.get("x2", "")) == pytest.approx(slope * high + offset, abs=0.02)
