@@ -876,7 +876,7 @@ class CampaignForm:
         else:
             cols = [names.number, names.state, names.reason]
             self.failures.value = f"<div>Failures ({len(bad):,}):</div>" + _table_html(bad[cols])
-        self.charts.value = result_charts_html(result)
+        self._show_experiment_result(result)
 
     async def _refresh(self) -> None:
         from .client import AsyncClient
@@ -973,30 +973,53 @@ class CampaignForm:
             tooltip="share of recipients sent nothing, to measure what the SMS changed",
         )  # fmt: skip
         self.split_seed = w.IntText(value=7, description="Split seed")
+        self.test_share = w.BoundedFloatText(
+            value=0.0, min=0.0, max=90.0, step=5.0, description="Test share %",
+            tooltip="send the variants to this share first; the winner goes to the rest",
+        )  # fmt: skip
         self.experiment_summary = w.HTML()
         self.charts = w.HTML()
+        #: Winner rollout (a plan with a test share): metric, minimum per variant, button.
+        self.rollout_metric = w.Dropdown(
+            options=[("delivered rate", "delivered"), ("replied rate", "replied")],
+            value="delivered", description="Winner by",
+        )  # fmt: skip
+        self.rollout_min_n = w.BoundedIntText(value=100, min=1, max=10**9, description="Min n")
+        self.rollout_button = w.Button(
+            description="Roll out the winner", icon="trophy", disabled=True,
+            layout=w.Layout(width="auto"),
+        )  # fmt: skip
+        self.rollout_result = w.HTML()
+        self.rollout_task: asyncio.Task[None] | None = None
         for widget, css in (
             (self.add_variant_button, "itnio-add-variant"),
             (self.remove_variant_button, "itnio-remove-variant"),
             (self.holdout, "itnio-holdout"), (self.split_seed, "itnio-split-seed"),
             (self.experiment_summary, "itnio-experiment"), (self.charts, "itnio-charts"),
+            (self.test_share, "itnio-test-share"), (self.rollout_button, "itnio-rollout"),
+            (self.rollout_result, "itnio-rollout-result"),
         ):  # fmt: skip
             widget.add_class(css)
         section = w.VBox([
             w.HTML("<b>Experiment</b> <i>(optional: A is the message above)</i>"),
             self.variant_area,
             w.HBox([self.add_variant_button, self.remove_variant_button]),
-            w.HBox([self.holdout, self.split_seed]),
+            w.HBox([self.holdout, self.split_seed, self.test_share]),
             self.experiment_summary,
+        ])  # fmt: skip
+        rollout = w.VBox([
+            w.HBox([self.rollout_metric, self.rollout_min_n, self.rollout_button]),
+            self.rollout_result,
         ])  # fmt: skip
         children = list(self.view.children)
         children.insert(3, section)  # errors, Recipients, Message, *Experiment*, ...
-        children.append(self.charts)
+        children += [self.charts, rollout]
         self.view.children = children
         self.add_variant_button.on_click(lambda _: self.add_variant())
         self.remove_variant_button.on_click(lambda _: self.remove_variant())
-        for widget in (self.holdout, self.split_seed):
+        for widget in (self.holdout, self.split_seed, self.test_share):
             widget.observe(lambda _: self._invalidate(), names="value")
+        self.rollout_button.on_click(lambda _: self.rollout())
 
     def add_variant(self, text: str = "") -> str:
         """Add a message box for the next variant (B, C, ...); returns its name."""
@@ -1041,7 +1064,7 @@ class CampaignForm:
     def experiment_key(self) -> tuple[Any, ...]:
         """The experiment settings a dry run depends on."""
         return (tuple(self.variants().items()), float(self.holdout.value or 0),
-                int(self.split_seed.value))  # fmt: skip
+                int(self.split_seed.value), float(self.test_share.value or 0))  # fmt: skip
 
     def experiment_options(self) -> dict[str, Any]:
         """The plan's experiment options (none without variants and holdout).
@@ -1054,7 +1077,8 @@ class CampaignForm:
         {'variants': {'A': 'Hi', 'B': 'Hello'}, 'holdout': 0.1, 'split_seed': 7}
         """
         variants, share = self.variants(), float(self.holdout.value or 0) / 100
-        if not variants and not share:
+        test_share = float(self.test_share.value or 0) / 100
+        if not variants and not share and not test_share:
             return {}
         empty = [name for name, text in variants.items() if not text.strip()]
         if empty:
@@ -1062,8 +1086,55 @@ class CampaignForm:
         options: dict[str, Any] = {"variants": variants} if variants else {}
         if share:
             options["holdout"] = round(share, 6)
+        if test_share:
+            options["test_share"] = round(test_share, 6)
         options["split_seed"] = int(self.split_seed.value)
         return options
+
+    def _show_experiment_result(self, result: Any) -> None:
+        """The result's charts; the rollout button when rows wait for the winner."""
+        self.charts.value = result_charts_html(result)
+        held = result.counts().get("held_for_rollout", 0)
+        self.rollout_button.disabled = not (
+            held and self.ledger_path is not None and self.credentials is not None
+        )
+        if held:
+            self.rollout_result.value = _note(
+                f"{held:,} recipients wait for the winner: when the test's results are in, "
+                "roll out the winner."
+            )
+
+    def rollout(self) -> None:
+        """Pick the test's winner and send it to the held rows (``rollout_winner``)."""
+        self._clear_error()
+        if self.ledger_path is None or self.result is None:
+            self._error("Nothing to roll out: send a plan with a test share (and a ledger) first.")
+            return
+        if self.gate.busy or (self.rollout_task is not None and not self.rollout_task.done()):
+            self._error("A campaign is being sent; wait for it before rolling out.")
+            return
+        self.rollout_button.disabled = True
+        self._start("rollout_task", self._rollout(self.ledger_path))
+
+    async def _rollout(self, ledger: Path) -> None:
+        from .client import AsyncClient
+        from .rollout import rollout_winner
+
+        assert self.credentials is not None
+        self.rollout_result.value = _note("Choosing the winner and sending it…")
+        try:
+            async with AsyncClient(self.credentials, self.client_settings) as client:
+                done = await rollout_winner(
+                    ledger, client, metric=self.rollout_metric.value,
+                    min_n=int(self.rollout_min_n.value), options=self.send_options,
+                )  # fmt: skip
+        except BaseException:
+            self.rollout_result.value = ""
+            self.rollout_button.disabled = False
+            raise
+        self.result = done.result
+        self._show_result()
+        self.rollout_result.value = done._repr_html_()
 
 
 def experiment_plan_html(plan: Any, baseline: float = 0.05, *, summary: Any = None) -> str:

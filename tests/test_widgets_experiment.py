@@ -153,3 +153,36 @@ async def test_after_sending_the_form_shows_outcome_and_variant_charts(
     holdout = set(result.plan.recipients.loc[result.plan.recipients["variant"] == "holdout",
                                              "number"])  # fmt: skip
     assert holdout and not holdout & {m.number for m in sb.accepted}
+
+
+async def test_a_test_share_then_the_rollout_button_sends_the_winner_to_the_rest_once(
+    sb: Sandbox, tmp_path: Path
+) -> None:
+    form = make_form(contacts(200), sb, tmp_path)
+    form.content.value = "Hi {name}"
+    form.add_variant("Hello {name}")
+    form.holdout.value = 10
+    form.test_share.value = 40
+    await dry_run(form)
+    assert form.plan is not None, form.errors.value
+    form.confirm.value = True
+    form.send_button.click()
+    assert form.sending_task is not None
+    await form.sending_task
+    held = form.result.counts()["held_for_rollout"] if form.result else 0
+    assert held == 100 and not form.rollout_button.disabled
+    assert "100 recipients wait for the winner" in text(form.rollout_result.value)
+    test_numbers = {m.number for m in sb.accepted}
+    assert len(test_numbers) == 80
+    form.rollout_min_n.value = 20
+    form.rollout_button.click()
+    assert form.rollout_task is not None
+    await form.rollout_task
+    assert form.errors.value == "", form.errors.value
+    result = form.result
+    assert result is not None and "held_for_rollout" not in result.counts()
+    assert "winner:" in text(form.rollout_result.value)
+    # The 100 held rows got the winner's text once; nobody of the test got a second SMS.
+    counts = [m.number for m in sb.accepted]
+    assert len(counts) == 180 and len(set(counts)) == 180
+    assert form.rollout_button.disabled  # nothing left to roll out
