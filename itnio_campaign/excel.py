@@ -3,7 +3,9 @@
 Sheets: *Summary* (KPIs, settings without secrets, a native bar chart of outcomes by state),
 *Recipients* (every input row + outcome columns, split into *Recipients (2)*, ... past Excel's
 1,048,576-row limit), *Failures* (rejected / unknown / missing / undelivered rows), *Batches*
-(one row per request) and *Replies* (only when a replies frame is given).
+(one row per request) and *Replies* (only when a replies frame is given); a campaign with
+variants or a holdout also gets *Experiment* (results by variant, the lift when given, native
+charts with the intervals as error bars).
 
 Every string is written as a text cell (never a formula); strings that Excel would read as a
 formula when typed (``=``, ``+``, ``-``, ``@``, tab, CR) also get the "quote prefix" style, as if
@@ -65,7 +67,9 @@ from .xlsx_rows import (
     text_xml,
 )
 
-__all__ = ["EXCEL_MAX_ROWS", "ReportError", "ReportSource", "write_report"]
+__all__ = [
+    "EXCEL_MAX_ROWS", "ReportError", "ReportSource", "has_experiment", "write_report",
+]  # fmt: skip
 
 #: Rows in one Excel sheet, header included.
 EXCEL_MAX_ROWS = 1_048_576
@@ -124,8 +128,13 @@ def write_report(
     replies: pd.DataFrame | None = None,
     *,
     max_rows: int = EXCEL_MAX_ROWS,
+    lift: Any = None,
 ) -> Path:
     """Write the campaign report to ``path`` (an ``.xlsx``) and return its path.
+
+    A campaign with variants or a holdout gets an *Experiment* sheet: ``result.by_variant()``
+    and, when ``lift`` (what ``measure_lift`` returns) is given, the lift table, each with a
+    native column chart whose error bars are the 95% intervals.
 
     ``max_rows`` is the number of rows a sheet may hold, header included (Excel's limit);
     longer tables continue on "Recipients (2)", "Recipients (3)", ... and Summary says so.
@@ -150,6 +159,8 @@ def write_report(
     if max_rows < 2:
         raise UsageError("max_rows must leave room for a header and at least one row")
     _check_destination(out)
+    if lift is not None:
+        _lift_table(lift)  # refuse a wrong lift before any work
 
     frame = result.frame
     outcome = _outcome_positions(frame, result.outcome_columns)
@@ -173,6 +184,8 @@ def write_report(
     styles = _Styles(wb)
     counts = _state_counts(summary, frame.iloc[:, state_at])
     _write_summary(wb, styles, summary, counts, result.settings, tables, _cost_breakdown(result))
+    if lift is not None or has_experiment(result):
+        _write_experiment(wb, result, lift)
     for table in tables:
         _write_table_head(wb, styles, table)
     skeleton = BytesIO()
@@ -434,6 +447,8 @@ def _write_summary(
     line("Accepted by provider (all)", sum(n(s) for s in m.ACCEPTED_STATES))
     for state in m.SKIPPED_STATES:
         line(f"Skipped: {state.removeprefix('skipped_').replace('_', ' ')}", n(state))
+    if n(m.HELD_FOR_ROLLOUT):  # an experiment's rows waiting for the winner (issue 17)
+        line("Held for rollout (rollout_winner sends them)", n(m.HELD_FOR_ROLLOUT))
     line("Segments", summary.get("segments"))
     heading("Cost")
     line(
@@ -610,3 +625,199 @@ def _state_encoder(styles: _Styles) -> ColumnEncoder:
         return out
 
     return encode
+
+
+# --- Experiment: results by variant, lift over the holdout, native charts (issue 17) ---------
+
+#: Columns shown as percentages on the Experiment sheet.
+_PERCENT_COLUMNS = {
+    "delivered_rate", "delivered_low", "delivered_high", "rate", "abs_lift", "abs_lift_low",
+    "abs_lift_high", "rel_lift",
+}  # fmt: skip
+_MONEY_COLUMNS = {"cost", "cost_per_delivered", "cost_per_incremental"}
+_HOLDOUT = "holdout"
+#: What each number of the lift table means, printed under it on the sheet.
+LIFT_NOTES = (
+    ("rate", "share of the group with the outcome (the holdout: those sent nothing)"),
+    ("abs_lift", "rate minus the holdout's rate, in percentage points, with its 95% interval"),
+    ("rel_lift", "abs_lift as a share of the holdout's rate"),
+    ("p_value", "chance of a difference at least this big if the SMS changed nothing"),
+    ("incremental", "outcomes the SMS caused: abs_lift × recipients of the variant"),
+    ("cost_per_incremental", "the variant's cost ÷ incremental outcomes"),
+)
+
+
+def has_experiment(result: Any) -> bool:
+    """True when the result's plan split recipients into variants or a holdout.
+
+    >>> class Plan: recipients = pd.DataFrame({"variant": ["A", "holdout"]})
+    >>> class Result: plan = Plan()
+    >>> has_experiment(Result())
+    True
+    """
+    recipients = getattr(getattr(result, "plan", None), "recipients", None)
+    if not isinstance(recipients, pd.DataFrame) or "variant" not in recipients.columns:
+        return False
+    groups = set(recipients["variant"].dropna().astype(str))
+    return len(groups) > 1 or _HOLDOUT in groups
+
+
+def _lift_table(lift: Any) -> pd.DataFrame:
+    table = lift if isinstance(lift, pd.DataFrame) else getattr(lift, "table", None)
+    if not isinstance(table, pd.DataFrame):
+        raise UsageError(
+            f"lift must be what measure_lift returns (or its .table), not {type(lift).__name__}"
+        )
+    return _variant_column(table)
+
+
+def _variant_column(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with its ``variant`` index (by_variant, measure_lift) as the first column."""
+    if "variant" not in table.columns and table.index.name == "variant":
+        return table.reset_index()
+    return table
+
+
+def _write_experiment(wb: Workbook, result: Any, lift: Any) -> None:
+    """The *Experiment* sheet: by_variant, the lift table (when given), two native charts."""
+    ws = wb.create_sheet("Experiment")
+    lift_table = _lift_table(lift) if lift is not None else None
+    by_variant = (
+        _variant_column(result.by_variant())
+        if hasattr(result, "by_variant") and has_experiment(result)
+        else None
+    )
+    rows: list[list[Any]] = [[_cell(ws, "Experiment", font=Font(bold=True, size=14))]]
+    about = _experiment_settings(result)
+    if about:
+        rows.append([_cell(ws, about)])
+    blocks: dict[str, tuple[int, int, list[str]]] = {}  # name -> first data row, last, columns
+
+    # A value metric's lift (revenue) is in the value's units, not a rate.
+    value_lift = lift_table is not None and "mean" in lift_table.columns
+    plain = {"abs_lift", "abs_lift_low", "abs_lift_high"} if value_lift else set()
+
+    def table(name: str, title: str, frame: pd.DataFrame) -> None:
+        rows.append([])
+        rows.append([_cell(ws, title, font=Font(bold=True, size=12))])
+        columns = [str(c) for c in frame.columns]
+        rows.append([_cell(ws, c, font=Font(bold=True), fill=PatternFill("solid", fgColor=_GREY))
+                     for c in columns])  # fmt: skip
+        first = len(rows) + 1
+        for record in frame.itertuples(index=False):
+            rows.append([_experiment_cell(ws, c, v, c in plain and name == "lift")
+                         for c, v in zip(columns, record, strict=True)])  # fmt: skip
+        blocks[name] = (first, len(rows), columns)
+
+    if by_variant is not None:
+        table("by_variant", "Results by variant (rates with 95% Wilson intervals)", by_variant)
+    if lift_table is not None:
+        metric = getattr(lift, "metric", None)
+        what = f": {metric}" if isinstance(metric, str) else ""
+        window = getattr(lift, "window", None)
+        within = f" within {window}" if isinstance(window, str) else ""
+        table("lift", f"Lift over the holdout{what}{within} (95% intervals)", lift_table)
+        rows.append([])
+        for column, meaning in LIFT_NOTES:
+            if value_lift and column == "rate":
+                column, meaning = "mean", "average value per person (the holdout: sent nothing)"
+            rows.append([_cell(ws, column), _cell(ws, meaning)])
+    # Error bars need the distances below and above each estimate: written here, plainly.
+    charts = []
+    for name, est, low, high in (
+        ("by_variant", "delivered_rate", "delivered_low", "delivered_high"),
+        ("lift", "abs_lift", "abs_lift_low", "abs_lift_high"),
+    ):
+        if name not in blocks or not {est, low, high} <= set(blocks[name][2]):
+            continue
+        frame = by_variant if name == "by_variant" else lift_table
+        assert frame is not None
+        rows.append([])
+        rows.append([_cell(ws, f"Chart data: 95% interval of {est} (below, above)")])
+        first = len(rows) + 1
+        for _, r in frame.iterrows():
+            below, above = _gap(r[est], r[low]), _gap(r[high], r[est])
+            fmt = "0.00" if name == "lift" and value_lift else "0.0%"
+            rows.append([_cell(ws, r.get("variant")), _cell(ws, below, number_format=fmt),
+                         _cell(ws, above, number_format=fmt)])  # fmt: skip
+        charts.append((name, est, first))
+    for row in rows:
+        ws.append(row)
+    for i, (name, est, err_first) in enumerate(charts):
+        first, last, columns = blocks[name]
+        chart = _interval_bar_chart(ws, columns, est, first, last, err_first)
+        if name == "lift" and value_lift:
+            chart.y_axis.numFmt = "#,##0.00"
+            chart.y_axis.title = "absolute lift (mean per person)"
+        ws.add_chart(chart, f"{get_column_letter(len(columns) + 2)}{3 + 16 * i}")
+    ws.column_dimensions["A"].width = 22
+    for k in range(2, 16):
+        ws.column_dimensions[get_column_letter(k)].width = 14
+
+
+def _interval_bar_chart(
+    ws: Any, columns: list[str], est: str, first: int, last: int, err_first: int
+) -> BarChart:
+    """Columns of ``est`` per variant with error bars from the chart-data block."""
+    from openpyxl.chart.data_source import NumDataSource, NumRef
+    from openpyxl.chart.error_bar import ErrorBars
+
+    col = columns.index(est) + 1
+    chart = BarChart()
+    chart.type = "col"
+    chart.legend = None
+    lift = est == "abs_lift"
+    chart.title = "Lift over the holdout (95% interval)" if lift else "Delivered rate by variant"
+    chart.y_axis.title = "absolute lift" if lift else "delivered rate"
+    chart.y_axis.numFmt = "0%"
+    chart.add_data(Reference(ws, min_col=col, min_row=first - 1, max_row=last),
+                   titles_from_data=True)  # fmt: skip
+    chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
+    err_last = err_first + (last - first)
+    title = ws.title.replace("'", "''")
+
+    def ref(column: str) -> NumDataSource:
+        cells = f"${column}${err_first}:${column}${err_last}"
+        return NumDataSource(numRef=NumRef(f=f"'{title}'!{cells}"))
+
+    chart.series[0].errBars = ErrorBars(errDir="y", errBarType="both", errValType="cust",
+                                        minus=ref("B"), plus=ref("C"))  # fmt: skip
+    chart.width, chart.height = 16, 7.5
+    return chart
+
+
+def _gap(a: Any, b: Any) -> float | None:
+    try:
+        gap = float(a) - float(b)
+    except (TypeError, ValueError):
+        return None
+    return gap if math.isfinite(gap) else None
+
+
+def _experiment_cell(ws: Any, column: str, value: Any, plain: bool = False) -> Any:
+    if column in _PERCENT_COLUMNS and not plain:
+        return _cell(ws, value, number_format="0.0%")
+    if column in _MONEY_COLUMNS:
+        return _cell(ws, value, number_format="0.00##")
+    if column == "p_value":
+        return _cell(ws, value, number_format="0.000")
+    return _cell(ws, value)
+
+
+def _experiment_settings(result: Any) -> str:
+    """One line: the variants, the holdout share, the split seed and strata, if recorded."""
+    plan = getattr(result, "plan", None)
+    settings = dict((getattr(plan, "settings", None) or {}).get("experiment") or {})
+    parts = []
+    variants = settings.get("variants")
+    if isinstance(variants, Mapping) and variants:
+        parts.append("variants " + ", ".join(str(k) for k in variants))
+    if settings.get("holdout"):
+        parts.append(f"holdout {float(settings['holdout']):.0%}")
+    if settings.get("test_share"):
+        parts.append(f"test share {float(settings['test_share']):.0%}")
+    if settings.get("split_seed") is not None:
+        parts.append(f"split seed {settings['split_seed']}")
+    if settings.get("stratify"):
+        parts.append("stratified by " + ", ".join(map(str, settings["stratify"])))
+    return "; ".join(parts)

@@ -1254,21 +1254,22 @@ def plan_campaign(
     ['919876543210', 'Hi Zoë, 20% off at Pune!']
     """
     if variants is not None or holdout or test_share is not None:  # issue 17: an experiment
-        windowed = [k for k, v in dict(window=window, days=days, not_before=not_before,
-                                       expire_at=expire_at, holidays=holidays).items()
-                    if v is not None]  # fmt: skip
-        if windowed:
+        windows = dict(window=window, days=days, not_before=not_before, expire_at=expire_at,
+                       tz_col=tz_col, default_tz=default_tz, holidays=holidays)  # fmt: skip
+        windows = {k: v for k, v in windows.items() if v is not None}
+        if windows and test_share is not None:
             raise UsageError(
-                f"an experiment (variants=/holdout=) cannot have send windows yet "
-                f"({', '.join(windowed)}=): plan the experiment without them, or send "
-                f"each variant as its own windowed campaign"
+                "a winner rollout (test_share=) cannot have send windows yet: plan the "
+                "variants with windows and no test_share=, or the rollout without windows"
             )
+        if windows:
+            windows["late"] = late
         return _plan_experiment(
             df, content, variants, holdout, split_seed, stratify, test_share,
             dict(number_col=number_col, sender_id=sender_id, order_id_col=order_id_col,
                  default_region=default_region, region_col=region_col, suppress=suppress,
                  prices=prices, smart_encoding=smart_encoding, max_segments=max_segments,
-                 on_long=on_long, footer=footer),
+                 on_long=on_long, footer=footer, **windows),
         )  # fmt: skip
     if split_seed is not None or stratify is not None:
         raise UsageError(
@@ -1553,7 +1554,14 @@ def _plan_experiment(
     positions = np.flatnonzero(ready)
     ccodes, uniques = pd.factorize(pd.Series(out["content"][positions], dtype=object))
     sender_id = first.settings.get("sender_id")
-    batches = make_batches(
+    windowed = "tz" in first.recipients  # the zones and windows follow the number: any plan's
+    win = None
+    if windowed:
+        tz, tz_source, window = (
+            first.recipients[c].astype(object).to_numpy() for c in ("tz", "tz_source", "window")
+        )
+        win = _Windows(tz, tz_source, window, no_window=np.zeros(n, dtype=bool))
+    batches = (make_batches if win is None else win.make_batches)(
         numbers.iloc[positions].to_numpy(dtype=object), ccodes, np.asarray(uniques, dtype=object),
         order_ids[positions], positions, sender_id,
     )  # fmt: skip
@@ -1571,6 +1579,9 @@ def _plan_experiment(
         },
         index=first.recipients.index.copy(),
     )
+    if windowed:
+        for c in ("tz", "tz_source", "window"):
+            recipients[c] = first.recipients[c].to_numpy()
     settings = {**first.settings, "content": ""}
     if kwargs.get("smart_encoding"):  # what smart encoding saved on the rows each variant sends
         saved = np.zeros(n, dtype=np.int64)

@@ -490,6 +490,7 @@ class CampaignForm:
             ],
         )  # fmt: skip
         self.view.add_class("itnio-form")
+        self._build_experiment()
 
     def _wire(self) -> None:
         for widget in (
@@ -538,6 +539,7 @@ class CampaignForm:
             tuple(sorted(self._suppress_upload.numbers)) if self._suppress_upload else (),
             tuple(self._suppress_optouts),
             *self.when.key(),
+            self.experiment_key(),
         )
 
     def _suppression(self) -> SuppressionList | None:
@@ -653,7 +655,7 @@ class CampaignForm:
             plan = plan_campaign(
                 self.df,
                 number_col=self.number_col.value,
-                content=self.content.value,
+                content="" if self.variant_boxes else self.content.value,  # variants: A is in them
                 sender_id=self.sender_id.value.strip() or None,
                 order_id_col=None
                 if self.order_id_col.value == _NO_COLUMN
@@ -663,6 +665,7 @@ class CampaignForm:
                 prices=self.prices,
                 smart_encoding=bool(self.smart_encoding.value),
                 **self.when.plan_options(),
+                **self.experiment_options(),
             )
         except (ItnioError, ValueError, KeyError, TypeError) as exc:
             self.when.show(None)
@@ -670,6 +673,7 @@ class CampaignForm:
             self.gate.clear()
             self.summary.value = ""
             self.skipped.value = ""
+            self.experiment_summary.value = ""
             self._error(f"Dry run failed: {exc}")
             self._update_send_state()
             return
@@ -683,6 +687,7 @@ class CampaignForm:
         self.summary.value = self._plan_summary_html(summary)
         self.skipped.value = skipped_html(plan, self.df, self.plan_number_col)
         self.when.show(plan)
+        self.experiment_summary.value = experiment_plan_html(plan, summary=summary)
         self.confirm.value = False
         self._show_campaign()
         if self.credentials is not None and self._ready_count():
@@ -889,6 +894,7 @@ class CampaignForm:
         else:
             cols = [names.number, names.state, names.reason]
             self.failures.value = f"<div>Failures ({len(bad):,}):</div>" + _table_html(bad[cols])
+        self._show_experiment_result(result)
 
     async def _refresh(self) -> None:
         from .client import AsyncClient
@@ -969,6 +975,263 @@ class CampaignForm:
                 if secret:
                     text = text.replace(secret, "***")
         return text
+
+    # -- experiment: variants, holdout, split seed (issue 17) ------------------------------
+    def _build_experiment(self) -> None:
+        """The Experiment section (after Message) and the charts under the result."""
+        #: Extra variants' message boxes, in order: ("B", box, counter), ("C", ...).
+        self.variant_boxes: list[tuple[str, w.Textarea, w.HTML]] = []
+        self.variant_area = w.VBox()
+        self.add_variant_button = w.Button(description="Add variant", icon="plus")
+        self.remove_variant_button = w.Button(
+            description="Remove variant", icon="minus", disabled=True
+        )
+        self.holdout = w.BoundedFloatText(
+            value=0.0, min=0.0, max=90.0, step=1.0, description="Holdout %",
+            tooltip="share of recipients sent nothing, to measure what the SMS changed",
+        )  # fmt: skip
+        self.split_seed = w.IntText(value=7, description="Split seed")
+        self.test_share = w.BoundedFloatText(
+            value=0.0, min=0.0, max=90.0, step=5.0, description="Test share %",
+            tooltip="send the variants to this share first; the winner goes to the rest",
+        )  # fmt: skip
+        self.experiment_summary = w.HTML()
+        self.charts = w.HTML()
+        #: Winner rollout (a plan with a test share): metric, minimum per variant, button.
+        self.rollout_metric = w.Dropdown(
+            options=[("delivered rate", "delivered"), ("replied rate", "replied")],
+            value="delivered", description="Winner by",
+        )  # fmt: skip
+        self.rollout_min_n = w.BoundedIntText(value=100, min=1, max=10**9, description="Min n")
+        self.rollout_button = w.Button(
+            description="Roll out the winner", icon="trophy", disabled=True,
+            layout=w.Layout(width="auto"),
+        )  # fmt: skip
+        self.rollout_result = w.HTML()
+        self.rollout_task: asyncio.Task[None] | None = None
+        for widget, css in (
+            (self.add_variant_button, "itnio-add-variant"),
+            (self.remove_variant_button, "itnio-remove-variant"),
+            (self.holdout, "itnio-holdout"), (self.split_seed, "itnio-split-seed"),
+            (self.experiment_summary, "itnio-experiment"), (self.charts, "itnio-charts"),
+            (self.test_share, "itnio-test-share"), (self.rollout_button, "itnio-rollout"),
+            (self.rollout_result, "itnio-rollout-result"),
+        ):  # fmt: skip
+            widget.add_class(css)
+        section = w.VBox([
+            w.HTML("<b>Experiment</b> <i>(optional: A is the message above)</i>"),
+            self.variant_area,
+            w.HBox([self.add_variant_button, self.remove_variant_button]),
+            w.HBox([self.holdout, self.split_seed, self.test_share]),
+            self.experiment_summary,
+        ])  # fmt: skip
+        rollout = w.VBox([
+            w.HBox([self.rollout_metric, self.rollout_min_n, self.rollout_button]),
+            self.rollout_result,
+        ])  # fmt: skip
+        children = list(self.view.children)
+        children.insert(3, section)  # errors, Recipients, Message, *Experiment*, ...
+        children += [self.charts, rollout]
+        self.view.children = children
+        self.add_variant_button.on_click(lambda _: self.add_variant())
+        self.remove_variant_button.on_click(lambda _: self.remove_variant())
+        for widget in (self.holdout, self.split_seed, self.test_share):
+            widget.observe(lambda _: self._invalidate(), names="value")
+        self.rollout_button.on_click(lambda _: self.rollout())
+
+    def add_variant(self, text: str = "") -> str:
+        """Add a message box for the next variant (B, C, ...); returns its name."""
+        taken = {"A", *(name for name, _, _ in self.variant_boxes)}
+        name = next(c for c in "BCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in taken)
+        box = w.Textarea(
+            value=text, description=f"Variant {name}", placeholder=f"Message of variant {name}",
+            layout=w.Layout(width="95%", height="4em"),
+        )  # fmt: skip
+        box.add_class("itnio-variant")
+        counter = w.HTML()
+        self.variant_boxes.append((name, box, counter))
+
+        def changed(_: Any = None) -> None:
+            counter.value = _note(content_stats(box.value, self.df).describe()) if box.value else ""
+            self._invalidate()
+
+        box.observe(changed, names="value")
+        changed()
+        self._show_variants()
+        return name
+
+    def remove_variant(self) -> None:
+        """Remove the last variant's box."""
+        if self.variant_boxes:
+            self.variant_boxes.pop()
+            self._show_variants()
+            self._invalidate()
+
+    def _show_variants(self) -> None:
+        self.variant_area.children = [
+            w.VBox([box, counter]) for _, box, counter in self.variant_boxes
+        ]
+        self.remove_variant_button.disabled = not self.variant_boxes
+
+    def variants(self) -> dict[str, str]:
+        """``{"A": message, "B": ...}`` when variants were added, else ``{}``."""
+        if not self.variant_boxes:
+            return {}
+        return {"A": self.content.value, **{n: b.value for n, b, _ in self.variant_boxes}}
+
+    def experiment_key(self) -> tuple[Any, ...]:
+        """The experiment settings a dry run depends on."""
+        return (tuple(self.variants().items()), float(self.holdout.value or 0),
+                int(self.split_seed.value), float(self.test_share.value or 0))  # fmt: skip
+
+    def experiment_options(self) -> dict[str, Any]:
+        """The plan's experiment options (none without variants and holdout).
+
+        >>> form = CampaignForm(pd.DataFrame({"phone": ["+91 98765 43210"]}), None)
+        >>> form.experiment_options()
+        {}
+        >>> form.content.value = "Hi"; _ = form.add_variant("Hello"); form.holdout.value = 10
+        >>> form.experiment_options()
+        {'variants': {'A': 'Hi', 'B': 'Hello'}, 'holdout': 0.1, 'split_seed': 7}
+        """
+        variants, share = self.variants(), float(self.holdout.value or 0) / 100
+        test_share = float(self.test_share.value or 0) / 100
+        if not variants and not share and not test_share:
+            return {}
+        empty = [name for name, text in variants.items() if not text.strip()]
+        if empty:
+            raise UsageError(f"variant {', '.join(empty)} has no message")
+        options: dict[str, Any] = {"variants": variants} if variants else {}
+        if share:
+            options["holdout"] = round(share, 6)
+        if test_share:
+            options["test_share"] = round(test_share, 6)
+        options["split_seed"] = int(self.split_seed.value)
+        return options
+
+    def _show_experiment_result(self, result: Any) -> None:
+        """The result's charts; the rollout button when rows wait for the winner."""
+        self.charts.value = result_charts_html(result)
+        held = result.counts().get("held_for_rollout", 0)
+        self.rollout_button.disabled = not (
+            held and self.ledger_path is not None and self.credentials is not None
+        )
+        if held:
+            self.rollout_result.value = _note(
+                f"{held:,} recipients wait for the winner: when the test's results are in, "
+                "roll out the winner."
+            )
+
+    def rollout(self) -> None:
+        """Pick the test's winner and send it to the held rows (``rollout_winner``)."""
+        self._clear_error()
+        if self.ledger_path is None or self.result is None:
+            self._error("Nothing to roll out: send a plan with a test share (and a ledger) first.")
+            return
+        if self.gate.busy or (self.rollout_task is not None and not self.rollout_task.done()):
+            self._error("A campaign is being sent; wait for it before rolling out.")
+            return
+        self.rollout_button.disabled = True
+        self._start("rollout_task", self._rollout(self.ledger_path))
+
+    async def _rollout(self, ledger: Path) -> None:
+        from .client import AsyncClient
+        from .rollout import rollout_winner
+
+        assert self.credentials is not None
+        self.rollout_result.value = _note("Choosing the winner and sending it…")
+        try:
+            async with AsyncClient(self.credentials, self.client_settings) as client:
+                done = await rollout_winner(
+                    ledger, client, metric=self.rollout_metric.value,
+                    min_n=int(self.rollout_min_n.value), options=self.send_options,
+                )  # fmt: skip
+        except BaseException:
+            self.rollout_result.value = ""
+            self.rollout_button.disabled = False
+            raise
+        self.result = done.result
+        self._show_result()
+        self.rollout_result.value = done._repr_html_()
+
+
+def experiment_plan_html(plan: Any, baseline: float = 0.05, *, summary: Any = None) -> str:
+    """The dry run's experiment: recipients, segments and cost per variant, and the smallest
+    lift the holdout can detect from a ``baseline`` conversion rate; "" without variants.
+    ``summary``: ``plan.summary()`` when already at hand (it is not computed twice)."""
+    table = variant_plan_frame(plan, summary)
+    if table is None:
+        return ""
+    parts = ["<div><b>Experiment</b>: recipients per variant</div>", _table_html(table)]
+    mdl = getattr(plan, "min_detectable_lift", None)
+    if callable(mdl) and "holdout" in set(table.index.astype(str)):
+        try:
+            parts.append(_note(describe_min_lift(mdl(baseline=baseline), baseline)))
+        except (ItnioError, ValueError) as exc:
+            parts.append(_note(f"Smallest detectable lift: {exc}", "warn"))
+    return "".join(parts)
+
+
+def variant_plan_frame(plan: Any, summary: Any = None) -> pd.DataFrame | None:
+    """Per group (variants, holdout, rollout): rows drawn, rows to send, segments and the
+    estimated cost, from the dry run (``plan.summary().experiment``); None without variants.
+    """
+    experiment = getattr(summary if summary is not None else plan.summary(), "experiment", None)
+    if experiment is None:
+        return None
+    rows = [
+        {"variant": v.name, "rows": v.rows, "to send": v.to_send, "segments": v.segments,
+         "estimated cost": "" if v.cost is None else f"{v.cost:,}"}
+        for v in experiment.variants
+    ]  # fmt: skip
+    if experiment.holdout:
+        rows.append({"variant": "holdout", "rows": experiment.holdout, "to send": 0,
+                     "segments": 0, "estimated cost": ""})  # fmt: skip
+    if experiment.held_for_rollout:
+        rows.append({"variant": "held for rollout", "rows": experiment.held_for_rollout,
+                     "to send": 0, "segments": 0, "estimated cost": ""})  # fmt: skip
+    return pd.DataFrame(rows).set_index("variant")
+
+
+def describe_min_lift(value: Any, baseline: float) -> str:
+    """The power calculation in words.
+
+    >>> describe_min_lift(0.0222, 0.05).split(": ")[1]
+    '+2.2 percentage points.'
+    """
+    head = (
+        "Smallest lift the holdout can detect (80% power, 5% significance) from a "
+        f"{baseline:.1%} conversion rate: "
+    )
+    if isinstance(value, pd.DataFrame):  # plan.min_detectable_lift(): one row per variant
+        value = value["min_abs_lift"] if "min_abs_lift" in value else value.iloc[:, 0]
+    if isinstance(value, pd.Series):
+        value = value.to_dict()
+    if isinstance(value, dict):
+        return head + "; ".join(f"{k} {_pp(v)}" for k, v in value.items()) + "."
+    return head + _pp(value) + "."
+
+
+def _pp(value: Any) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return "not detectable" if number != number else f"+{number * 100:.1f} percentage points"
+
+
+def result_charts_html(result: Any) -> str:
+    """Outcomes by state, delivery over time and, for an experiment, the delivered rate per
+    variant with its interval (inline SVG: no plotting package needed)."""
+    from .charts import delivery_chart, outcome_chart, variant_chart
+
+    parts = [outcome_chart(result)._repr_html_(), delivery_chart(result)._repr_html_()]
+    if "variant" in result.plan.recipients.columns and hasattr(result, "by_variant"):
+        try:
+            parts.append(variant_chart(result)._repr_html_())
+        except (ValueError, ItnioError) as exc:
+            parts.append(_note(f"No variant chart: {exc}", "warn"))
+    return "".join(parts)
 
 
 # --- send windows (issue 14): the form's "When to send" fields and the schedule chart --------

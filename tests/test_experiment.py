@@ -291,19 +291,23 @@ def test_many_tiny_strata_still_give_each_group_its_share_overall() -> None:
     assert shares["A"] == pytest.approx(0.45, abs=0.015)
 
 
-def test_an_experiment_with_send_windows_is_refused_with_a_way_out() -> None:
+def test_variants_with_send_windows_keep_each_request_inside_one_window() -> None:
+    us_east = [f"+1212555{i:04d}" for i in range(30)]  # New York
+    us_west = [f"+1415555{i:04d}" for i in range(30)]  # San Francisco
+    df = pd.DataFrame({"phone": us_east + us_west})
+    plan = plan_campaign(
+        df, variants={"A": "Hi", "B": "Hello"}, holdout=0.2, split_seed=3, window="09:00-20:00"
+    )
+    rec = plan.recipients
+    sent = rec["state"] == "ready"
+    assert set(rec.loc[sent, "tz"]) == {"America/New_York", "America/Los_Angeles"}
+    for batch in plan.batches:  # one zone per request, whichever variant
+        assert rec["tz"].iloc[list(batch.positions)].nunique() == 1
+    assert (rec["variant"] == "holdout").sum() == 12
+    assert len(plan.schedule()) == 2
+
+
+def test_a_winner_rollout_with_send_windows_is_refused_with_a_way_out() -> None:
     df = pd.DataFrame({"phone": [f"+9198765{i:05d}" for i in range(20)]})
-    with pytest.raises(UsageError, match=r"cannot have send windows yet \(window="):
-        plan_campaign(df, variants={"A": "Hi", "B": "Hello"}, window="09:00-20:00")
-
-
-def test_rows_left_out_of_the_draw_do_not_break_the_summary_or_by_variant() -> None:
-    # an invalid number and a duplicate are never drawn: their variant is missing
-    df = pd.DataFrame({"phone": ["+91 98765 43210", "+91 98765 43211", "12", "+91 98765 43210"]})
-    plan = plan_campaign(df, content="Hi", holdout=0.5, split_seed=1)
-    assert plan.recipients["variant"].isna().sum() == 2
-    assert "holdout" in str(plan.summary())
-    from itnio_campaign.result import CampaignResult
-
-    table = CampaignResult(plan).by_variant()
-    assert int(table["recipients"].sum()) == 2
+    with pytest.raises(UsageError, match=r"rollout \(test_share=\) cannot have send windows yet"):
+        plan_campaign(df, variants={"A": "Hi", "B": "Hello"}, test_share=0.2, window="09:00-20:00")

@@ -26,6 +26,7 @@ NAMES = [
     "03_resume_and_reconcile.ipynb",
     "05_schedule.ipynb",
     "06_test_and_trial.ipynb",
+    "07_experiment.ipynb",
 ]
 CELL_TIMEOUT = 120  # seconds per cell; the slowest cell takes a few seconds
 OUTCOME_TAG = "outcome"  # the cells whose output is the story a run tells
@@ -267,3 +268,25 @@ def test_schedule_notebook_runs_twice_in_one_folder(workdir: Path) -> None:
     for run in runs:
         assert (run / "ledger.sqlite").is_file() and (run / "report.xlsx").is_file()
         assert (run / "unattended.sqlite").is_file()
+
+
+@pytest.mark.slow
+def test_experiment_notebook_runs_twice_and_finds_the_known_lift(workdir: Path) -> None:
+    for book in run_twice("07_experiment.ipynb", workdir):
+        out = text_of(book)
+        outcome = text_of(book, tag=OUTCOME_TAG)
+        # 20% of 6,000 in the holdout, the rest split evenly (the same split each run).
+        groups = {m[1]: int(m[2].replace(",", "")) for m in
+                  re.finditer(r"^(A|B|holdout): ([\d,]+) people", outcome, re.M)}  # fmt: skip
+        assert sum(groups.values()) == 6000 and abs(groups["holdout"] - 1200) <= 2
+        assert abs(groups["A"] - groups["B"]) <= 2
+        assert f"{groups['holdout']:,} skipped_holdout" in outcome
+        # The orders were drawn with a known effect (seeded): both intervals hold the truth.
+        assert outcome.count("inside the interval: True") == 2, outcome
+        assert "smallest detectable lift, A" in out
+        assert "<svg" in out and "class='interval'" in out  # the charts rendered inline
+    runs = sorted(workdir.glob("runs/experiment-*"))
+    assert len(runs) == 2
+    for run in runs:
+        assert (run / "report.xlsx").is_file() and (run / "lift.svg").is_file()
+        assert len(list(run.glob("*.sqlite"))) == 1

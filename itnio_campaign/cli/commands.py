@@ -41,6 +41,7 @@ from ..runner import send_campaign
 from ..sandbox import SandboxThread
 from ..sandbox.__main__ import main as sandbox_main
 from ..suppression import read_suppressions
+from ..trial import parse_share
 from .common import (
     DEMO_CLOCK_NOTE,
     DEMO_CONTENT,
@@ -168,10 +169,12 @@ def make_plan(args: argparse.Namespace) -> Plan:
         options["prices"] = args.price
     options.update(cost_options(args))
     options.update(schedule_options(args))
+    content = content_of(args)
+    options.update(experiment_options(args, content))
     return plan_campaign(
         df,
         number_col=number_col,
-        content=content_of(args),
+        content="" if "variants" in options else content,  # with variants, A is among them
         sender_id=args.sender_id,
         order_id_col=args.order_id_col,
         suppress=read_suppressions(
@@ -194,6 +197,41 @@ def cost_options(args: argparse.Namespace) -> dict[str, Any]:
         options["footer"] = args.footer
     if getattr(args, "prices", None):
         options["prices"] = Path(args.prices)
+    return options
+
+
+def experiment_options(args: argparse.Namespace, content: str) -> dict[str, Any]:
+    """The plan options of ``--variant NAME=TEXT``, ``--holdout``, ``--split-seed`` and
+    ``--stratify`` (none unless a variant or a holdout is asked for)."""
+    variants: dict[str, str] = {}
+    for item in getattr(args, "variant", None) or []:
+        name, sep, text = str(item).partition("=")
+        name = name.strip()
+        if not sep or not name or not text.strip():
+            raise CliError(
+                f"--variant takes NAME=TEXT, not {item!r}",
+                "e.g. --variant 'B=Hi {first_name}, your code is inside'",
+                EXIT_USAGE,
+            )
+        if name == "A" or name in variants:
+            raise CliError(f"variant {name} is given twice (--content is A)", code=EXIT_USAGE)
+        variants[name] = text
+    holdout = getattr(args, "holdout", None)
+    if not variants and not holdout:
+        return {}
+    options: dict[str, Any] = {"split_seed": args.split_seed}
+    if variants:
+        options["variants"] = {"A": content, **variants}
+    if holdout:
+        try:
+            options["holdout"] = parse_share(holdout)
+        except UsageError:
+            raise CliError(
+                f"--holdout takes a share above 0 and below 100%, like 10% or 0.1, not {holdout!r}",
+                code=EXIT_USAGE,
+            ) from None
+    if getattr(args, "stratify", None):
+        options["stratify"] = args.stratify
     return options
 
 
@@ -509,15 +547,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
         df = read_table(path)
     demo_options: dict[str, Any] = dict(
         number_col=pick_number_col(df, None),
-        content=DEMO_CONTENT,
         sender_id="ITNIO",
         default_region=args.region,
         prices=DEMO_PRICE,  # the sandbox's price per segment
         window=DEMO_WINDOW,  # each country's quiet hours, in each recipient's local time
+        # An A/B test with a 10% holdout, split the same way every run (issue 17).
+        variants={"A": DEMO_CONTENT, "B": DEMO_CONTENT_B},
+        holdout=DEMO_HOLDOUT,
+        split_seed=DEMO_SPLIT_SEED,
+        stratify="city",
     )
     as_written = plan_campaign(df, **demo_options)
     print(f"Sample campaign: {len(df):,} contacts (the packaged sample_data/contacts.csv)")
-    print(f"Message: {DEMO_CONTENT}\n")
+    print(f"Message A: {DEMO_CONTENT}")
+    print(f"Message B: {DEMO_CONTENT_B}")
+    print(
+        f"An A/B test: {DEMO_HOLDOUT:.0%} of the contacts are a holdout (sent nothing), "
+        f"the rest split between A and B by seed {DEMO_SPLIT_SEED}, within each city\n"
+    )
     print("Dry run, as written (nothing sent yet)")
     print(as_written.summary())
     # The message's ’ forces UCS-2: the demo sends with smart encoding on, and says so.
@@ -562,10 +609,39 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print()
     if replies:
         print(f"{len(replies[0]):,} replies received (opt-outs are in the report's Replies sheet)")
+    print_by_variant(result, replies[0] if replies else None)
     code = max(code, _maybe_report(result, str(report), replies[0] if replies else None))
     print(f"demo finished in {time.perf_counter() - t0:.1f} s")
     demo_dir.cleanup()
     return code
+
+
+#: The demo's variant B: the same offer, worded the other way round (’ on purpose, as in A).
+DEMO_CONTENT_B = (
+    "{first_name}, this weekend only: 20% off at {store}, {city}. Don’t miss it. "
+    "Reply STOP to opt out."
+)
+DEMO_HOLDOUT = 0.1
+DEMO_SPLIT_SEED = 7
+
+
+def print_by_variant(result: CampaignResult, replies: pd.DataFrame | None = None) -> None:
+    """Print ``result.by_variant()`` as a short table: sent, delivered, replied, opted out,
+    cost and the delivered rate with its 95% interval, one line per group."""
+    table = result.by_variant(replies, opt_outs(replies) if replies is not None else None)
+    print("\nResults by variant (delivered rate with its 95% interval)")
+    head = f"{'variant':<9}{'sent':>7}{'delivered':>11}{'replied':>9}{'opted out':>11}"
+    print(head + f"{'cost':>9}  delivered rate")
+    for name, row in table.iterrows():
+        rate = (
+            "-" if pd.isna(row["delivered_rate"]) else
+            f"{row['delivered_rate']:.1%} [{row['delivered_low']:.1%}-{row['delivered_high']:.1%}]"
+        )  # fmt: skip
+        replied = "-" if pd.isna(row["replied"]) else f"{int(row['replied']):,}"
+        opted = "-" if pd.isna(row["opted_out"]) else f"{int(row['opted_out']):,}"
+        cost = "-" if pd.isna(row["cost"]) else f"{row['cost']:,.2f}"
+        print(f"{name!s:<9}{int(row['sent']):>7,}{int(row['delivered']):>11,}{replied:>9}"
+              f"{opted:>11}{cost:>9}  {rate}")  # fmt: skip
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -616,6 +692,8 @@ def _finish_campaign(result: CampaignResult, ledger: Path, report: str | None) -
     if result.notice:
         print(result.notice)
     code = finish(result, ledger)
+    if "variant" in result.plan.recipients.columns:  # an experiment: delivery per variant
+        print_by_variant(result)
     return max(code, _maybe_report(result, report, ledger=ledger))
 
 

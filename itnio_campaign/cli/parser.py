@@ -59,6 +59,26 @@ def _plan_options(p: argparse.ArgumentParser) -> None:
         "separated by , ; or spaces (repeatable); anything else is an error",
     )
     _cost_options(p)
+    _experiment_options(p)
+
+
+def _experiment_options(p: argparse.ArgumentParser) -> None:
+    """An A/B test: more messages than --content (variant A) and a holdout sent nothing."""
+    p.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=TEXT",
+        help="another variant's message, e.g. --variant 'B=Hi {first_name}, 20%% off' "
+        "(repeatable); --content is variant A",
+    )
+    p.add_argument(
+        "--holdout", metavar="SHARE", help="share sent nothing, to measure lift (e.g. 10%%)"
+    )
+    p.add_argument(
+        "--split-seed", type=int, default=7, metavar="N", help="seed of the split (default 7)"
+    )
+    p.add_argument("--stratify", metavar="COL", help="split each value of COL in equal shares")
 
 
 def _cost_options(p: argparse.ArgumentParser) -> None:
