@@ -1077,7 +1077,8 @@ def schedule_html(frame: pd.DataFrame) -> str:
                 "warn",
             )
         )
-    parts.append(f"<div class='itnio-timeline-box'>{timeline_svg(frame)}</div>")
+    svg = timeline_svg(frame, now=datetime.now(UTC))
+    parts.append(f"<div class='itnio-timeline-box'>{svg}</div>")
     parts.append(_table_html(frame))
     return "".join(parts)
 

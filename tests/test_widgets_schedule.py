@@ -214,3 +214,20 @@ async def test_form_sends_each_zone_only_inside_its_window_on_a_fast_clock(
         outside = [(m.number, zone_of[m.number]) for m in accepted
                    if not inside(m.accepted_at, zone_of[m.number])]  # fmt: skip
         assert outside == []
+
+
+def window_x(svg: str, tz: str) -> float:
+    """Where the first window of ``tz``'s lane starts."""
+    found = re.search(rf'data-tz="{tz}".*?class="itnio-window" x="([\d.]+)"', svg)
+    assert found is not None, tz
+    return float(found[1])
+
+
+def test_timeline_marks_now_between_the_windows_it_falls_between() -> None:
+    now = pd.Timestamp("2026-12-01 12:00", tz="UTC").to_pydatetime()
+    svg = timeline_svg(schedule_frame(), now=now)
+    found = re.search(r'class="itnio-now" x1="([\d.]+)"', svg)
+    assert found is not None
+    # London opens at 09:00, New York at 14:00 UTC
+    assert window_x(svg, "Europe/London") < float(found[1]) < window_x(svg, "America/New_York")
+    assert "itnio-now" not in timeline_svg(schedule_frame())
