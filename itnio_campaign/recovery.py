@@ -288,7 +288,11 @@ async def _send_scheduled(
             counts = result.counts()
             live = {s: counts.get(s, 0) for s in (SUBMITTED, "rejected", UNKNOWN)}
             total = sum(b.size for b in batches)
-            on_progress(ProgressEvent(total, 0, live, len(result.outcomes), result.retries, line))
+            answered = {o.batch_id for o in result.outcomes}  # a wait keeps what was sent
+            done = sum(b.size for b in batches if b.batch_id in answered)
+            on_progress(
+                ProgressEvent(total, done, live, len(result.outcomes), result.retries, line)
+            )
 
     await send_in_windows(
         ledger, result, batches, schedule, send=part, clock=gating.clock, sleep=gating.sleep,

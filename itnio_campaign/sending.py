@@ -68,6 +68,11 @@ async def send_into(
     done = 0
     live = {SUBMITTED: 0, REJECTED: 0, UNKNOWN: 0}
     now = time.time()
+    start, end = result.session_started_at, result.finished_at
+    if start is not None and end is not None and end >= start:
+        # an earlier part of this session (a trial's share, an earlier send window) counts;
+        # the wait between the parts does not
+        result.active_seconds_before += end - start
     result.status = "running"
     result.started_at = result.started_at or now
     result.session_started_at = now

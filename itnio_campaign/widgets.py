@@ -686,7 +686,7 @@ class CampaignForm:
         self.plan_number_col = self.number_col.value
         self.summary.value = self._plan_summary_html(summary)
         self.skipped.value = skipped_html(plan, self.df, self.plan_number_col)
-        self.when.show(plan)
+        self.when.show(plan, has_ledger=self.ledger_dir is not None)
         self.experiment_summary.value = experiment_plan_html(plan, summary=summary)
         self.confirm.value = False
         self._show_campaign()
@@ -1306,12 +1306,16 @@ class ScheduleFields:
             out["expire_at"] = aware_time(self.expire_at.value.strip(), "Expire at")
         return out
 
-    def show(self, plan: Any) -> None:
+    def show(self, plan: Any, *, has_ledger: bool = True) -> None:
         """Show ``plan``'s schedule (nothing for an unscheduled plan or None)."""
         if plan is None or getattr(plan, "schedule_settings", None) is None:
             self.schedule.value = ""
             return
         self.schedule.value = schedule_html(plan.schedule())
+        if not has_ledger:  # the waits live in the ledger: send_campaign refuses without one
+            self.schedule.value += _note(
+                "Send windows need a ledger: create the form with ledger_dir=… to send.", "warn"
+            )
 
 
 def schedule_html(frame: pd.DataFrame) -> str:
@@ -1336,7 +1340,8 @@ def schedule_html(frame: pd.DataFrame) -> str:
                 "warn",
             )
         )
-    parts.append(f"<div class='itnio-timeline-box'>{timeline_svg(frame)}</div>")
+    svg = timeline_svg(frame, now=datetime.now(UTC))
+    parts.append(f"<div class='itnio-timeline-box'>{svg}</div>")
     parts.append(_table_html(frame))
     return "".join(parts)
 

@@ -124,13 +124,17 @@ async def test_every_acceptance_falls_inside_its_recipients_window_across_three_
     sb, client, clock = await world(start)
     plan = plan_campaign(contacts(), content="Hi {name}", window="09:00-20:00")
     waits: list[str] = []
+    done_while_waiting: list[int] = []
 
     def progress(event: ProgressEvent) -> None:
         if event.waiting:
             waits.append(event.waiting)
+            done_while_waiting.append(event.done)
 
     result = await send(plan, client, clock, tmp_path / "c.sqlite", on_progress=progress)
     assert result.status == "completed" and result.counts() == {"submitted": 2400}
+    # a wait keeps the count already sent (LA before India, then India before New York)
+    assert done_while_waiting[0] > 0 and done_while_waiting[1] > done_while_waiting[0]
     assert_once(sb)
     assert_inside_windows(sb, plan)
     # LA first (open now), then India (03:30 UTC = 09:00 IST), then New York (13:00 UTC)
@@ -423,3 +427,16 @@ async def _worker(path: str, start: float) -> None:
 
 if __name__ == "__main__":
     asyncio.run(_worker(sys.argv[1], float(sys.argv[2])))
+
+
+async def test_wall_time_counts_every_window_sent_not_only_the_last(
+    world: Callable[..., Any], tmp_path: Path
+) -> None:
+    _sb, client, clock = await world(at(NY, 2026, 5, 4, 22, 0))
+    plan = plan_campaign(contacts(), content="Hi {name}", window="09:00-20:00")
+    result = await send(plan, client, clock, tmp_path / "c.sqlite", concurrency=1)
+    assert result.status == "completed"
+    # one request at a time: sending took at least as long as all its requests, in every
+    # window (the waits between windows, on the fake clock, are not sending time)
+    busy = sum(o.finished_at - o.started_at for o in result.outcomes)
+    assert result.summary().wall_time_s >= busy

@@ -150,6 +150,15 @@ def test_a_bad_expiry_is_said_in_the_form_not_raised(tmp_path: Path) -> None:
     assert form.when.schedule.value == ""
 
 
+def test_a_form_without_ledger_dir_says_windows_need_one(tmp_path: Path) -> None:
+    form = CampaignForm(world(), None, ledger_dir=None, report_dir=tmp_path)
+    form.content.value = "Hello {name}"
+    form.when.window.value = "promotional"
+    form.dry_run_button.click()
+    assert "<svg" in form.when.schedule.value
+    assert "Send windows need a ledger" in text(form.when.schedule.value)
+
+
 def test_a_plan_without_a_window_shows_no_schedule(tmp_path: Path) -> None:
     form = make_form(world(), tmp_path)
     form.content.value = "Hello {name}"
@@ -187,11 +196,15 @@ async def test_form_sends_each_zone_only_inside_its_window_on_a_fast_clock(
         form.dry_run_button.click()
         if form.balance_task is not None:
             await form.balance_task
+        labels: list[str] = []
+        form.progress_label.observe(lambda change: labels.append(change["new"]), names="value")
         form.confirm.value = True
         form.send_button.click()
         assert form.sending_task is not None
         await form.sending_task
         assert form.result is not None, form.errors.value
+        # while it waited, the progress line said which zone opens when
+        assert any("waiting for" in text(v) and "opens at" in text(v) for v in labels), labels
         assert form.result.status == "completed", form.result.halt_reason
         zone_of = dict(zip(form.plan.recipients["number"], form.plan.recipients["tz"],
                            strict=True))  # fmt: skip
@@ -201,3 +214,20 @@ async def test_form_sends_each_zone_only_inside_its_window_on_a_fast_clock(
         outside = [(m.number, zone_of[m.number]) for m in accepted
                    if not inside(m.accepted_at, zone_of[m.number])]  # fmt: skip
         assert outside == []
+
+
+def window_x(svg: str, tz: str) -> float:
+    """Where the first window of ``tz``'s lane starts."""
+    found = re.search(rf'data-tz="{tz}".*?class="itnio-window" x="([\d.]+)"', svg)
+    assert found is not None, tz
+    return float(found[1])
+
+
+def test_timeline_marks_now_between_the_windows_it_falls_between() -> None:
+    now = pd.Timestamp("2026-12-01 12:00", tz="UTC").to_pydatetime()
+    svg = timeline_svg(schedule_frame(), now=now)
+    found = re.search(r'class="itnio-now" x1="([\d.]+)"', svg)
+    assert found is not None
+    # London opens at 09:00, New York at 14:00 UTC
+    assert window_x(svg, "Europe/London") < float(found[1]) < window_x(svg, "America/New_York")
+    assert "itnio-now" not in timeline_svg(schedule_frame())

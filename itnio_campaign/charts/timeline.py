@@ -87,7 +87,8 @@ def timeline_svg(
     )
     span = max((t1 - t0).total_seconds(), 60.0)
     plot_w = width - LABEL_W - 2 * PAD - RIGHT_W
-    height = AXIS_H + LANE_H * len(zones) + 2 * PAD
+    bottom = PAD + AXIS_H + LANE_H * len(zones)  # the lanes end here
+    height = bottom + PAD + (14 if now is not None else 0)  # room for "now" under the lanes
 
     def x(moment: datetime) -> float:
         return LABEL_W + PAD + plot_w * (moment - t0).total_seconds() / span
@@ -97,7 +98,7 @@ def timeline_svg(
         f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
         f'font-family="sans-serif" font-size="11">',
         f"<title>{html.escape(title)}</title>",
-        *_axis(t0, t1, x, height),
+        *_axis(t0, t1, x, bottom),
     ]
     for i, zone in enumerate(zones):
         top = PAD + AXIS_H + i * LANE_H
@@ -106,9 +107,10 @@ def timeline_svg(
     if now is not None:
         nx = x(_utc(now))
         parts.append(
-            f'<line class="itnio-now" x1="{nx:.1f}" y1="{PAD + 14}" x2="{nx:.1f}" '
-            f'y2="{height - PAD}" stroke="{NOW_STROKE}" stroke-dasharray="3,2"/>'
-            f'<text x="{nx + 2:.1f}" y="{PAD + 12}" fill="{NOW_STROKE}">now</text>'
+            f'<line class="itnio-now" x1="{nx:.1f}" y1="{PAD + AXIS_H - 4}" x2="{nx:.1f}" '
+            f'y2="{bottom + 4}" stroke="{NOW_STROKE}" stroke-dasharray="3,2"/>'
+            f'<text x="{nx:.1f}" y="{bottom + 16}" text-anchor="middle" '
+            f'fill="{NOW_STROKE}">now</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -162,7 +164,7 @@ def _lane(zone: str, bars: list[_Bar], top: float, x: Callable[[datetime], float
     return "".join(out)
 
 
-def _axis(t0: datetime, t1: datetime, x: Callable[[datetime], float], height: int) -> list[str]:
+def _axis(t0: datetime, t1: datetime, x: Callable[[datetime], float], bottom: int) -> list[str]:
     """Hour ticks (every 1, 2, 3, 6 or 12 h, or days) with UTC labels, and light grid lines."""
     hours = (t1 - t0).total_seconds() / 3600
     step = next((s for s in (1, 2, 3, 6, 12, 24, 48) if hours / s <= 8), 96)
@@ -182,7 +184,7 @@ def _axis(t0: datetime, t1: datetime, x: Callable[[datetime], float], height: in
             label = tick.strftime("%a %d %H:%M")
             shown_day = tick.date()
         out.append(
-            f'<line x1="{tx:.1f}" y1="{PAD + AXIS_H - 4}" x2="{tx:.1f}" y2="{height - PAD}" '
+            f'<line x1="{tx:.1f}" y1="{PAD + AXIS_H - 4}" x2="{tx:.1f}" y2="{bottom}" '
             f'stroke="#ddd"/><text class="itnio-tick" x="{tx:.1f}" y="{PAD + AXIS_H - 8}" '
             f'text-anchor="middle" fill="#555">{label}</text>'
         )

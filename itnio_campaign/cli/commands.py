@@ -737,17 +737,10 @@ def _parse_time(text: str) -> datetime:
 
 
 # -- send windows and scheduling (issue 14): --window & co., run, status ------------------------
-#: The flags that make a plan scheduled, and plan_campaign's keyword for each.
-SCHEDULE_FLAGS = {
-    "window": "window",
-    "days": "days",
-    "holidays": "holidays",
-    "not_before": "not_before",
-    "expire_at": "expire_at",
-    "tz_col": "tz_col",
-    "default_tz": "default_tz",
-    "late": "late",
-}
+#: The send-window flags (as argparse names them: plan_campaign's keywords).
+SCHEDULE_FLAGS = (
+    "window", "days", "holidays", "not_before", "expire_at", "tz_col", "default_tz", "late",
+)  # fmt: skip
 
 
 def schedule_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -760,7 +753,7 @@ def schedule_options(args: argparse.Namespace) -> dict[str, Any]:
         schedule_options(args)  ->  {"window": "09:00-20:00", "days": "mon-sat"}
     """
     out: dict[str, Any] = {}
-    for flag, keyword in SCHEDULE_FLAGS.items():
+    for flag in SCHEDULE_FLAGS:
         value = getattr(args, flag, None)
         if value is None or value == "":
             continue
@@ -768,7 +761,7 @@ def schedule_options(args: argparse.Namespace) -> dict[str, Any]:
             value = _parse_time(value)
         elif flag == "holidays":
             value = _holidays(value)
-        out[keyword] = value
+        out[flag] = value
     return out
 
 
