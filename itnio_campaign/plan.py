@@ -615,14 +615,21 @@ class Plan:
 
             print(plan.save_for_run("spring.sqlite"))   # itnio-campaign run spring.sqlite
         """
-        # The ledger layer imports this module (to rebuild plans), so the writing lives in
-        # the campaign layer (schedule_send.save_for_run), reached at call time. NOTE: a
-        # lazy upward edge that tests/test_architecture.py's static check does not see.
-        import importlib
+        from .schedule_send import save_for_run
 
-        module = importlib.import_module(f"{__package__}.schedule_send")
-        command: str = module.save_for_run(self, path)
-        return command
+        return save_for_run(self, path)
+
+
+def load_plan(ledger: Any) -> Plan:
+    """The plan a campaign ledger holds, exactly as it was stored (same fingerprint, frames
+    and requests).
+
+    Example::
+
+        with Ledger.open("spring-promo.sqlite", readonly=True) as ledger:
+            plan = load_plan(ledger)
+    """
+    return Plan.restore(**ledger.plan_parts())
 
 
 def _reason_keys(rec: pd.DataFrame) -> pd.Series:

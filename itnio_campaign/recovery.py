@@ -35,6 +35,7 @@ from .errors import RESUMABLE_KINDS, ItnioError, LedgerError, UsageError
 from .experiment import held_note
 from .ledger import IN_FLIGHT_CODE, Ledger, Reconciliation, in_flight_outcome
 from .models import MISSING, SUBMITTED, UNKNOWN, Batch, BatchItem
+from .plan import load_plan
 from .result import CampaignResult, Stopper, describe_remaining
 from .schedule import Schedule
 from .schedule_send import apply_marks, check_same_schedule, load_marks, send_in_windows
@@ -191,7 +192,7 @@ async def resume_campaign(
     opts = SendOptions.of(options, **option_overrides)
     gating = Gating.of(override_gate=override_gate, clock=clock, sleep=sleep)
     with Ledger.open(path, create=False) as ledger:
-        plan = ledger.load_plan()
+        plan = load_plan(ledger)
         if resend_missing:
             ledger.settle_in_flight()
             result = rebuild_result(ledger, plan)
@@ -474,7 +475,7 @@ def rebuild_result(
     ledger: Ledger, plan: Plan | None = None, *, stopper: Stopper | None = None
 ) -> CampaignResult:
     """The CampaignResult the journal describes: outcomes, reconciliations, deliveries."""
-    plan = plan if plan is not None else ledger.load_plan()
+    plan = plan if plan is not None else load_plan(ledger)
     result = CampaignResult(plan, ledger.settings, stopper=stopper)
     result.add_batches(ledger.batches(extra=True))
     pending = list(ledger.reconciliations())

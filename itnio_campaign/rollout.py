@@ -45,7 +45,7 @@ from .ledger import Ledger
 from .message import WORK_STRING
 from .models import DELIVERED, HELD_FOR_ROLLOUT, PENDING, READY, SENDING, SUBMITTED
 from .options import SendOptions
-from .plan import Plan, make_batches, plan_campaign
+from .plan import Plan, load_plan, make_batches, plan_campaign
 from .recovery import rebuild_result, resume_campaign
 from .result import CampaignResult, Stopper
 from .sending import ProgressEvent
@@ -155,7 +155,7 @@ async def rollout_winner(
     if isinstance(min_n, bool) or not isinstance(min_n, int) or min_n < 1:
         raise UsageError(f"min_n must be a whole number of at least 1, not {min_n!r}")
     with Ledger.open(path, create=False) as led:
-        plan = led.load_plan()
+        plan = load_plan(led)
         _check_rollout_plan(plan)
         record = load_rollout(led)
         already = record is not None

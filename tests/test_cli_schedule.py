@@ -18,6 +18,7 @@ import pytest
 from test_cli import CLI, clean_env, no_traceback, run, sandbox_env, wait_for
 
 from itnio_campaign.ledger import Ledger
+from itnio_campaign.plan import load_plan
 from itnio_campaign.sandbox import SandboxThread
 
 CONTENT = "Hi {first_name}, 20% off this weekend"
@@ -143,7 +144,7 @@ def test_plan_save_for_run_keeps_the_schedule_in_the_ledger(tmp_path: Path) -> N
     assert proc.returncode == 0, proc.stderr
     assert f"itnio-campaign run {ledger}" in proc.stdout
     with Ledger.open(ledger, create=False, readonly=True) as store:
-        plan = store.load_plan()
+        plan = load_plan(store)
     settings = plan.settings["schedule"]
     assert settings["window"] == "09:00-20:00" and settings["days"] == "mon-fri"
     assert settings["holidays"] == ["2026-12-25", "2027-01-01"]

@@ -18,6 +18,7 @@ from itnio_campaign.client import AsyncClient
 from itnio_campaign.delivery import refresh_delivery
 from itnio_campaign.errors import UsageError
 from itnio_campaign.ledger import Ledger
+from itnio_campaign.plan import load_plan
 from itnio_campaign.recovery import load_campaign
 from itnio_campaign.sandbox import Sandbox
 
@@ -236,7 +237,7 @@ async def test_the_split_is_unchanged_by_resume_and_nobody_is_sent_twice(tmp_pat
         first = await send_campaign(plan, client, ledger=path, concurrency=1, progress=False)
         assert first.status == "halted"  # the balance ran out after the first request
         with Ledger.open(path, readonly=True) as ledger:
-            stored = ledger.load_plan().recipients["variant"]
+            stored = load_plan(ledger).recipients["variant"]
         assert stored.tolist() == groups(plan).tolist()
         sb.balance = Decimal(100)
         second = await resume_campaign(path, client, progress=False)

@@ -20,7 +20,7 @@ from itnio_campaign.client import AsyncClient
 from itnio_campaign.delivery import refresh_delivery
 from itnio_campaign.errors import UsageError
 from itnio_campaign.ledger import Ledger
-from itnio_campaign.plan import Plan
+from itnio_campaign.plan import Plan, load_plan
 from itnio_campaign.recovery import load_campaign
 from itnio_campaign.result import Stopper
 from itnio_campaign.rollout import load_rollout
@@ -90,7 +90,7 @@ async def test_the_variant_with_more_deliveries_is_rolled_out_once(tmp_path: Pat
         assert (again.winner, again.metric) == ("A", "delivered")  # ...and decides nothing new
     with Ledger.open(path, readonly=True) as ledger:
         record = load_rollout(ledger)
-        stored = ledger.load_plan().recipients
+        stored = load_plan(ledger).recipients
     assert record is not None and record.winner == "A" and record.reason == rollout.reason
     assert set(record.rates) == {"A", "B"} and record.rates["A"]["n"] == len(numbers_of(plan, "A"))
     # the split is unchanged; the rollout rows now hold the winner's text
@@ -158,7 +158,7 @@ async def test_too_few_recipients_decide_nothing_and_send_nothing(tmp_path: Path
         assert len(sb.requests) == requests  # refused before any call
     with Ledger.open(path, readonly=True) as ledger:
         assert load_rollout(ledger) is None
-        assert (ledger.load_plan().recipients["state"] == "held_for_rollout").sum() == 420
+        assert (load_plan(ledger).recipients["state"] == "held_for_rollout").sum() == 420
 
 
 async def test_a_campaign_without_a_test_share_has_nothing_to_roll_out(

@@ -34,7 +34,7 @@ from ..errors import ConfigError, ItnioError, UsageError
 from ..excel import write_report
 from ..ledger import Ledger
 from ..options import SendOptions
-from ..plan import Plan, plan_campaign
+from ..plan import Plan, load_plan, plan_campaign
 from ..recovery import holds_plan, load_campaign, reconcile_campaign, resume_campaign
 from ..result import CampaignResult, Stopper
 from ..runner import send_campaign
@@ -907,7 +907,7 @@ def status_text(ledger: Path) -> str:
 
     with Ledger.open(ledger, create=False, readonly=True) as store:
         running = store.writer_alive()
-        plan = store.load_plan() if store.has_plan else None
+        plan = load_plan(store) if store.has_plan else None
         waiting = waiting_info(store)
     result = load(ledger)
     counts = result.summary().counts

@@ -556,14 +556,14 @@ class Ledger:
             self._batch_cache = {b.batch_id: b for b in self.batches()}
         return self._batch_cache
 
-    def load_plan(self) -> Plan:
-        """The plan exactly as it was stored (same fingerprint, frames, requests)."""
-        from ..plan import Plan
-
+    def plan_parts(self) -> dict[str, Any]:
+        """The stored plan's parts (source, recipients, batches, settings, fingerprint), as
+        :meth:`Plan.restore <itnio_campaign.plan.Plan.restore>` takes them: the ledger does
+        not import the plan layer (see :func:`itnio_campaign.plan.load_plan`)."""
         fingerprint = self.meta("fingerprint")
         if fingerprint is None:
             raise LedgerError(f"{self.path} holds no campaign yet")
-        return Plan.restore(
+        return dict(
             source=self.load_frame("source"),
             recipients=self.load_frame("recipients"),
             batches=self.batches(extra=False),
