@@ -549,6 +549,7 @@ class Workspace:
         frequency_cap: str | None = None,
         repeat_guard: Any = "7d",
         now: float | None = None,
+        ignore_ledger: str | os.PathLike[str] | None = None,
     ) -> pd.DataFrame:
         """Who must not get this message now, aligned to ``numbers`` (API form):
         columns ``state`` (``None``, ``skipped_opted_out``, ``skipped_already_sent`` or
@@ -557,7 +558,8 @@ class Workspace:
         ``frequency_cap`` ``"1/24h,4/30d"``: at most that many SMS in each window;
         ``repeat_guard`` ``"7d"``: not the same content again within 7 days (``None``,
         ``False`` or ``"off"``: no guard). One read of the opt-outs and one of the history
-        window, joined in pandas: never a query per number.
+        window, joined in pandas: never a query per number. ``ignore_ledger``: leave that
+        campaign's own sends out (its send-time re-check).
         """
         rules = parse_frequency_cap(frequency_cap)
         guard = parse_repeat_guard(repeat_guard)
@@ -584,7 +586,8 @@ class Workspace:
         widest = max([r.seconds for r in rules] + [guard or 0.0])
         if widest and free.any():
             ints = number_ints(num)
-            hist = self._history_since(now - widest)
+            ignore = None if ignore_ledger is None else _campaign_key(ignore_ledger, None, None)
+            hist = self._history_since(now - widest, ignore)
             if len(hist):
                 known = free & np.isin(ints, hist["number"].to_numpy())
                 if guard is not None and known.any():
@@ -614,11 +617,17 @@ class Workspace:
                         free &= ~over
         return pd.DataFrame({"state": state, "reason": reason}, index=numbers.index)
 
-    def _history_since(self, since: float) -> pd.DataFrame:
-        """number, content_hash, sent_at of every history row since ``since``."""
-        rows = self._db.query(
-            "SELECT number, content_hash, sent_at FROM history WHERE sent_at >= ?", (since,)
-        )
+    def _history_since(self, since: float, ignore: str | None = None) -> pd.DataFrame:
+        """number, content_hash, sent_at of every history row since ``since`` (but those of
+        the campaign keyed ``ignore``)."""
+        sql = "SELECT number, content_hash, sent_at FROM history WHERE sent_at >= ?"
+        params: tuple[Any, ...] = (since,)
+        if ignore is not None:
+            sql += (
+                " AND campaign_id NOT IN (SELECT campaign_id FROM campaigns WHERE campaign_key=?)"
+            )
+            params += (ignore,)
+        rows = self._db.query(sql, params)
         if not rows:
             return pd.DataFrame({"number": np.zeros(0, np.int64), "content_hash":
                                  np.zeros(0, np.int64), "sent_at": np.zeros(0)})  # fmt: skip
