@@ -615,7 +615,13 @@ class Workspace:
                         )
                         known &= ~over
                         free &= ~over
-        return pd.DataFrame({"state": state, "reason": reason}, index=numbers.index)
+        index = numbers.index
+        return pd.DataFrame(
+            {
+                "state": pd.Series(state, index=index, dtype=object),
+                "reason": pd.Series(reason, index=index, dtype=object),
+            }
+        )
 
     def _history_since(self, since: float, ignore: str | None = None) -> pd.DataFrame:
         """number, content_hash, sent_at of every history row since ``since`` (but those of
