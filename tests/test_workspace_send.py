@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import FAST_SETTINGS
 
 from itnio_campaign.client import AsyncClient
 from itnio_campaign.config import Credentials
@@ -164,7 +163,7 @@ def test_two_processes_writing_at_once(ws_location: str) -> None:
             text=True,
             cwd=TESTS.parent,
             env={**os.environ, "PYTHONPATH": str(TESTS.parent)},
-        )  # fmt: skip
+        )
         for first in (919811000000, 919822000000)
     ]
     for proc in procs:
