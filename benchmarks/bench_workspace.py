@@ -95,7 +95,8 @@ def build(location: str, n: int, history: int, optouts: int) -> dict[str, float]
     t1 = time.perf_counter()
     with db.transaction() as cur:
         cur.executemany(
-            "INSERT INTO campaigns(campaign_id, campaign_key, name, recipients) VALUES (?, ?, ?, ?)",
+            "INSERT INTO campaigns(campaign_id, campaign_key, name, recipients) "
+            "VALUES (?, ?, ?, ?)",
             [(i, f"bench:{i}", f"bench {i}", history // 100) for i in range(1, 101)],
         )
         cur.executemany(
@@ -212,8 +213,8 @@ def run(scale: float = 1.0) -> list[dict[str, Any]]:
         rows += _backend_rows("SQLite", str(Path(tmp) / "bench-workspace.sqlite"), n, h, o)
     url = _postgres_url()
     if not url:
-        return rows + [{"name": "PostgreSQL", "value": "", "unit":
-                        "not available (set ITNIO_BENCH_POSTGRES)"}]  # fmt: skip
+        missing = "not available (set ITNIO_BENCH_POSTGRES)"
+        return [*rows, {"name": "PostgreSQL", "value": "", "unit": missing}]
     import psycopg
 
     schema = f"bench_{uuid.uuid4().hex[:10]}"

@@ -702,19 +702,14 @@ def _over_cap(
 
 def _history_rows(result: CampaignResult) -> tuple[np.ndarray, ...]:
     """(sent_at, pos, number, content_hash, state, msg_id) of the recorded recipients."""
-    states = np.asarray(result.states, dtype=object)
+    all_states, msg_ids, submitted = result.outcome_arrays()
+    states = np.asarray(all_states, dtype=object)
     keep = np.flatnonzero(np.isin(states, RECORDED_STATES))
     rec = result.plan.recipients
-    frame = result.frame
-    cols = result.columns
-    sent = frame[cols.submitted_at].iloc[keep]
     fallback = result.started_at or time.time()
-    sent_at = (
-        pd.to_datetime(sent, utc=True).astype("int64").to_numpy() / 1e9
-        if len(keep) else np.zeros(0)
-    )  # fmt: skip
-    sent_at = np.where(sent.isna().to_numpy(), fallback, sent_at)
-    msg = frame[cols.msg_id].iloc[keep].to_numpy(dtype=object)
+    sent_at = np.asarray(submitted, dtype=np.float64)[keep]
+    sent_at[np.isnan(sent_at)] = fallback  # unknown ones: when the campaign started
+    msg = np.asarray(msg_ids, dtype=object)[keep]
     msg[pd.isna(msg)] = None
     return (
         sent_at.astype(np.float64),
