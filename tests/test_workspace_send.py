@@ -275,3 +275,15 @@ async def test_a_trial_campaign_rechecks_trial_and_rest(
     assert record is not None and in_trial[0] not in record.positions
     assert len(record.positions) == len(in_trial) - 1
     assert record.decision is not None and record.decision["passed"] is True
+
+
+async def test_a_plan_made_inside_a_with_block_is_checked_after_it(
+    tmp_path: Path, sb: Sandbox, client: AsyncClient
+) -> None:
+    location = str(tmp_path / "ws.sqlite")
+    with Workspace(location) as ws:
+        plan = plan_of(2, ws)
+    Workspace(location).add_optouts(numbers(2)[1], source="crm-export")
+    result = await send_campaign(plan, client, progress=False)  # the workspace is reopened
+    assert result.frame["state"].tolist() == ["submitted", "skipped_opted_out"]
+    assert sb.times_accepted(numbers(2)[1]) == 0

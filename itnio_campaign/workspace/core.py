@@ -139,6 +139,11 @@ class Workspace:
     def close(self) -> None:
         self._db.close()
 
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close` (sending opens the workspace again from its location)."""
+        return self._db.closed
+
     def __enter__(self) -> Workspace:
         return self
 
