@@ -66,11 +66,14 @@ from .models import (
     MAX_ORDER_ID_CHARS,
     MAX_SENDER_ID_CHARS,
     READY,
+    SKIPPED_ALREADY_SENT,
     SKIPPED_DUPLICATE,
+    SKIPPED_FREQUENCY_CAP,
     SKIPPED_HOLDOUT,
     SKIPPED_INVALID,
     SKIPPED_MISSING_FIELD,
     SKIPPED_NO_WINDOW,
+    SKIPPED_OPTED_OUT,
     SKIPPED_STATES,
     SKIPPED_SUPPRESSED,
     SKIPPED_TOO_LONG,
@@ -94,6 +97,10 @@ from .schedule import (
 )
 from .smart_encoding import apply_smart_encoding_array, char_name, replacement_for, ucs2_chars
 from .suppression import SuppressionList, read_suppression
+from .workspace.planning import apply_workspace as _ws_apply
+from .workspace.planning import reason_keys as _ws_reason_keys
+from .workspace.planning import summary_line as _ws_summary_line
+from .workspace.planning import workspace_step as _ws_step
 
 # Old names of the provider limits (defined once, in models).
 MAX_NUMBERS_PER_REQUEST = MAX_NUMBERS_POST
@@ -197,6 +204,13 @@ class PlanSummary:
     schedule_rows: tuple[dict[str, Any], ...] = ()
     schedule_warnings: tuple[str, ...] = ()
     restrictive_rows: int = 0
+    #: The workspace checked (location, password masked; ``None``: none), what it excluded
+    #: (``counts`` has them too) and how many replies await review (``ws.optout_review()``).
+    workspace: str | None = None
+    workspace_opted_out: int = 0
+    workspace_capped: int = 0
+    workspace_already_sent: int = 0
+    review_pending: int = 0
 
     @property
     def available(self) -> Decimal | None:
@@ -217,6 +231,8 @@ class PlanSummary:
         lines.append(("suppression", self._suppression_line()))
         if self.suppression_examples:
             lines.append(("  not phone numbers, e.g.", ", ".join(self.suppression_examples)))
+        if self.workspace is not None:
+            lines.append(("workspace", _ws_summary_line(self.counts, self.review_pending)))
         lines += [
             ("unique contents", f"{self.unique_contents:,}"),
             ("requests", f"{self.requests:,}"),
@@ -402,6 +418,11 @@ class PlanSummary:
             "schedule_rows": [dict(r) for r in self.schedule_rows],
             "schedule_warnings": list(self.schedule_warnings),
             "restrictive_rows": self.restrictive_rows,
+            "workspace": self.workspace,
+            "workspace_opted_out": self.workspace_opted_out,
+            "workspace_capped": self.workspace_capped,
+            "workspace_already_sent": self.workspace_already_sent,
+            "review_pending": self.review_pending,
             "balance": None if self.balance is None else self.balance.balance,
             "available": self.available,
             "enough_balance": self.enough_balance,
@@ -427,6 +448,8 @@ class Plan:
     fingerprint: str
     prices: _Prices = None
     _balance: Balance | None = field(default=None, repr=False)
+    #: The workspace this plan was checked against (in memory only; ``settings`` names it).
+    workspace: Any = field(default=None, repr=False, compare=False)
 
     def __repr__(self) -> str:
         ready = int((self.recipients["state"] == READY).sum())
@@ -510,6 +533,11 @@ class Plan:
             truncated_rows=int(st.get("truncated_rows", 0)),
             footer=st.get("footer"),
             experiment=self._experiment_summary(),
+            workspace=st.get("workspace"),
+            workspace_opted_out=ordered.get(SKIPPED_OPTED_OUT, 0),
+            workspace_capped=ordered.get(SKIPPED_FREQUENCY_CAP, 0),
+            workspace_already_sent=ordered.get(SKIPPED_ALREADY_SENT, 0),
+            review_pending=int(st.get("workspace_review") or 0),
             **ucs2,
             **self._schedule_summary(ready_mask),
         )
@@ -640,6 +668,7 @@ def _reason_keys(rec: pd.DataFrame) -> pd.Series:
     key[(state == SKIPPED_TOO_LONG).to_numpy()] = ""
     key[(state == SKIPPED_SUPPRESSED).to_numpy()] = ""
     key[(state == SKIPPED_HOLDOUT).to_numpy()] = ""  # one reason for all
+    _ws_reason_keys(state, reason, key)
     missing = (state == SKIPPED_MISSING_FIELD).to_numpy()
     key[missing] = reason[missing].str.replace("missing field ", "", regex=False)
     invalid = (state == SKIPPED_INVALID).to_numpy()
@@ -1214,6 +1243,9 @@ def plan_campaign(
     default_tz: str | None = None,
     holidays: Any = None,
     late: str = "next_window",
+    workspace: Any = None,
+    frequency_cap: str | None = None,
+    repeat_guard: Any = "7d",
 ) -> Plan:
     """Plan a campaign from a DataFrame; nothing is sent and ``df`` is never modified.
 
@@ -1255,6 +1287,14 @@ def plan_campaign(
     never mix recipients of different windows; :meth:`Plan.schedule` is the dry run per
     zone. ``late="skip"`` skips those whose window passed instead of waiting for the next.
 
+    ``workspace`` (a :class:`~itnio_campaign.workspace.Workspace`, a path or a
+    ``postgresql://`` URL; ``None``: none) skips, last, rows otherwise ready: opted-out
+    numbers (``skipped_opted_out``, the reason names the opt-out's source), recipients over
+    ``frequency_cap`` (``"1/24h,4/30d"``: ``skipped_frequency_cap``, the reason names the
+    rule) and, unless ``repeat_guard`` is ``None``/``False``/``"off"``, recipients who got the
+    same content within it (default ``"7d"``: ``skipped_already_sent``). Sending checks the
+    workspace again just before it starts or resumes.
+
     >>> df = pd.DataFrame({"phone": ["+91 98765 43210"], "name": ["Zoë"], "store": ["Pune"]})
     >>> plan = plan_campaign(df, content="Hi {name}, 20% off at {store}!", prices=0.1)
     >>> plan.preview()[["number", "content"]].iloc[0].tolist()
@@ -1276,7 +1316,8 @@ def plan_campaign(
             dict(number_col=number_col, sender_id=sender_id, order_id_col=order_id_col,
                  default_region=default_region, region_col=region_col, suppress=suppress,
                  prices=prices, smart_encoding=smart_encoding, max_segments=max_segments,
-                 on_long=on_long, footer=footer, **windows),
+                 on_long=on_long, footer=footer, workspace=workspace,
+                 frequency_cap=frequency_cap, repeat_guard=repeat_guard, **windows),
         )  # fmt: skip
     if split_seed is not None or stratify is not None:
         raise UsageError(
@@ -1305,6 +1346,7 @@ def plan_campaign(
         default_tz=default_tz, holidays=holidays, late=late,
     )  # fmt: skip
     tz_series = _column(df, tz_col, "tz_col") if tz_col is not None else None
+    ws_step = _ws_step(workspace, frequency_cap, repeat_guard)
 
     # -- per row ---------------------------------------------------------------------------
     n = len(df)
@@ -1402,6 +1444,9 @@ def plan_campaign(
         reason[long_] = u_reason[ccodes][long_]
         valid &= ~long_
 
+    # -- the workspace: opt-outs, frequency caps, repeat guard (last, on ready rows) -------
+    _ws_apply(ws_step, number, content_col, valid, state, reason)
+
     # -- order ids and requests -----------------------------------------------------------
     if given_ids is not None:  # two ready rows never share an orderId: the first keeps it
         at = np.flatnonzero(valid)
@@ -1468,6 +1513,7 @@ def plan_campaign(
         settings["footer"] = footer
     if schedule is not None:
         settings["schedule"] = schedule.to_settings()
+    settings.update(ws_step.settings())
     if max_segments is not None:
         settings.update(max_segments=max_segments, on_long=on_long, truncated_rows=truncated)
     if smart_encoding:
@@ -1483,6 +1529,7 @@ def plan_campaign(
         settings=settings,
         fingerprint=fingerprint_batches(batches),
         prices=price_table,
+        workspace=ws_step.workspace,
     )
 
 
@@ -1618,6 +1665,7 @@ def _plan_experiment(
         settings=settings,
         fingerprint=fingerprint_batches(batches),
         prices=first.prices,
+        workspace=first.workspace,
     )
 
 
