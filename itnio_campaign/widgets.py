@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import html
+import os
 import re
 import time
 from collections import Counter
@@ -37,7 +38,13 @@ from .message import count_segments_cached, render_frame, template_fields
 from .models import FAILURE_STATES, check_sender_id
 from .options import SendOptions
 from .result import CampaignResult, Stopper
-from .send_gate import EarlierCampaign, SendGate, find_earlier_campaign
+from .send_gate import (
+    EarlierCampaign,
+    SendGate,
+    describe_exclusions,
+    find_earlier_campaign,
+    workspace_exclusions,
+)
 from .smart_encoding import char_name, replacement_for, smart_encode, ucs2_chars
 from .suppression import SuppressionList, read_suppression, read_suppressions
 from .trial import Gate, describe_trial, parse_gate, parse_share
@@ -201,6 +208,16 @@ def _number_column_default(df: pd.DataFrame) -> Hashable | None:
     return guess
 
 
+def default_workspace_location() -> str:
+    """Where the default workspace is: ``ITNIO_WORKSPACE``, else ./itnio-workspace.sqlite.
+
+    Example::
+
+        default_workspace_location()  ->  "itnio-workspace.sqlite"
+    """
+    return os.environ.get("ITNIO_WORKSPACE") or "itnio-workspace.sqlite"
+
+
 def download_link(path: Path, label: str | None = None) -> str:
     """An HTML ``<a download>`` carrying the file as a data: URI (works in Voilà too)."""
     data = base64.b64encode(path.read_bytes()).decode("ascii")
@@ -286,6 +303,11 @@ class CampaignForm:
     "Use opt-outs from replies" suppresses numbers that replied STOP in the last
     ``optout_days`` days.
 
+    ``workspace`` is the memory of all campaigns the dry run checks (opt-outs, frequency caps,
+    the repeat guard; see :mod:`itnio_campaign.workspace`): ``"default"`` (``ITNIO_WORKSPACE``,
+    else ./itnio-workspace.sqlite), a path, a ``postgresql://`` URL or a ``Workspace``;
+    ``None`` ticks "No workspace". ``frequency_cap`` fills its field (e.g. ``"1/24h,4/30d"``).
+
     Example::
 
         form = CampaignForm(df, credentials=sandbox.credentials, ledger_dir="ledgers")
@@ -307,6 +329,8 @@ class CampaignForm:
         prices: Any = None,
         client_settings: Any = None,
         optout_days: int = 30,
+        workspace: Any = "default",
+        frequency_cap: str = "",
     ) -> None:
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"CampaignForm needs a pandas DataFrame, not {type(df).__name__}")
@@ -323,6 +347,9 @@ class CampaignForm:
         self.prices = prices
         self.client_settings = client_settings
         self.optout_days = optout_days
+        #: The workspace the dry run checks (opened there; see ``_workspace_keywords``).
+        self.workspace: Any = None
+        self._workspace_init, self._frequency_cap_init = workspace, frequency_cap
         #: The running tasks, for code (and tests) that want to await them.
         self.sending_task: asyncio.Task[None] | None = None
         self.balance_task: asyncio.Task[None] | None = None
@@ -347,6 +374,7 @@ class CampaignForm:
         self.credentials = credentials
         self.gate.has_credentials = credentials is not None
         self._build(default_region)
+        self._build_workspace()
         self._wire()
         self._on_content()
         self._invalidate()
@@ -527,6 +555,7 @@ class CampaignForm:
             bool(self.smart_encoding.value),
             tuple(sorted(self._suppress_upload.numbers)) if self._suppress_upload else (),
             tuple(self._suppress_optouts),
+            self._workspace_key(),
         )
 
     def _suppression(self) -> SuppressionList | None:
@@ -651,12 +680,14 @@ class CampaignForm:
                 suppress=self._suppression(),
                 prices=self.prices,
                 smart_encoding=bool(self.smart_encoding.value),
+                **self._workspace_keywords(),
             )
         except (ItnioError, ValueError, KeyError, TypeError) as exc:
             self.plan = None
             self.gate.clear()
             self.summary.value = ""
             self.skipped.value = ""
+            self.workspace_note.value = ""
             self._error(f"Dry run failed: {exc}")
             self._update_send_state()
             return
@@ -669,6 +700,7 @@ class CampaignForm:
         self.plan_number_col = self.number_col.value
         self.summary.value = self._plan_summary_html(summary)
         self.skipped.value = skipped_html(plan, self.df, self.plan_number_col)
+        self.workspace_note.value = self._workspace_html(plan)
         self.confirm.value = False
         self._show_campaign()
         if self.credentials is not None and self._ready_count():
@@ -915,6 +947,106 @@ class CampaignForm:
         self.report_path = path
         self.download.value = download_link(path)
         return path
+
+    # -- workspace: opt-outs, frequency cap, repeat guard (issue 13) -------------------------
+    def _build_workspace(self) -> None:
+        """The Workspace section (before the dry run) and the dry run's workspace line."""
+        init = self._workspace_init
+        location = "" if init is None or init == "default" else init
+        if location and not isinstance(location, str | Path):  # a Workspace object
+            self.workspace, location = location, location.location
+        self.workspace_location = w.Text(
+            value=str(location or default_workspace_location()),
+            description="Workspace",
+            placeholder="a .sqlite file or a postgresql:// URL",
+            layout=w.Layout(width="60%"),
+        )
+        self.no_workspace = w.Checkbox(
+            value=init is None,
+            description="No workspace (opt-outs, caps and history not checked)",
+            indent=False,
+            layout=w.Layout(width="auto"),
+        )
+        self.frequency_cap = w.Text(
+            value=self._frequency_cap_init, description="Frequency cap",
+            placeholder="e.g. 1/24h,4/30d (empty: none)",
+        )  # fmt: skip
+        self.repeat_guard = w.Text(
+            value="", description="Repeat guard", placeholder="default 7d; off: none"
+        )
+        self.workspace_note = w.HTML()
+        for widget, css in (
+            (self.workspace_location, "itnio-workspace"), (self.no_workspace, "itnio-no-workspace"),
+            (self.frequency_cap, "itnio-frequency-cap"), (self.repeat_guard, "itnio-repeat-guard"),
+            (self.workspace_note, "itnio-workspace-note"),
+        ):  # fmt: skip
+            widget.add_class(css)
+        section = w.VBox([
+            w.HTML("<b>Workspace</b>"), w.HBox([self.workspace_location, self.no_workspace]),
+            w.HBox([self.frequency_cap, self.repeat_guard]),
+        ])  # fmt: skip
+        sections = list(self.view.children)
+        at = next(
+            i for i, s in enumerate(sections) if self.dry_run_button in getattr(s, "children", ())
+        )
+        dry = sections[at]
+        kids = list(dry.children)
+        kids.insert(kids.index(self.summary) + 1, self.workspace_note)
+        dry.children = tuple(kids)
+        self.view.children = tuple([*sections[:at], section, *sections[at:]])
+        for widget in (self.workspace_location, self.no_workspace, self.frequency_cap,
+                       self.repeat_guard):  # fmt: skip
+            widget.observe(lambda _: self._invalidate(), names="value")
+        self.no_workspace.observe(lambda _: self._on_no_workspace(), names="value")
+        self._on_no_workspace()
+
+    def _on_no_workspace(self) -> None:
+        off = bool(self.no_workspace.value)
+        for widget in (self.workspace_location, self.frequency_cap, self.repeat_guard):
+            widget.disabled = off
+
+    def _workspace_key(self) -> tuple[Any, ...]:
+        if self.no_workspace.value:
+            return (None,)
+        return (
+            self.workspace_location.value.strip(),
+            self.frequency_cap.value.strip(),
+            self.repeat_guard.value.strip(),
+        )
+
+    def _workspace_keywords(self) -> dict[str, Any]:
+        """plan_campaign's workspace keywords from the form (opens the workspace: a bad one is
+        an error in the form, never a dry run without it)."""
+        if self.no_workspace.value:
+            self.workspace = None
+            return {}
+        location = self.workspace_location.value.strip()
+        if not location:
+            raise UsageError('no workspace location: type one, or tick "No workspace"')
+        if self.workspace is None or str(self.workspace.location) != location:
+            from .workspace import Workspace
+
+            self.workspace = Workspace(location)
+        out: dict[str, Any] = {"workspace": self.workspace}
+        cap = self.frequency_cap.value.strip()
+        if cap:
+            out["frequency_cap"] = None if cap.lower() in ("off", "none") else cap
+        guard = self.repeat_guard.value.strip()
+        if guard:
+            out["repeat_guard"] = None if guard.lower() in ("off", "none", "0") else guard
+        return out
+
+    def _workspace_html(self, plan: Any) -> str:
+        """The dry run's workspace line: what it excluded, and the replies awaiting review."""
+        if self.workspace is None:
+            return _note("No workspace: opt-outs, frequency caps and history are not checked.",
+                         "warn")  # fmt: skip
+        counts = workspace_exclusions(plan.recipients["state"].tolist())
+        review = len(self.workspace.optout_review())
+        text = f"Workspace: {describe_exclusions(counts, review)}."
+        if review:
+            text += " Decide them: workspace.optout_review() / resolve_review()."
+        return _note(text, "warn" if review else "info")
 
     # -- tasks and errors --------------------------------------------------------------------
     def _start(self, attr: str, coro: Coroutine[Any, Any, None]) -> None:

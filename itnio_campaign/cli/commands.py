@@ -52,6 +52,15 @@ from .common import (
     Interrupted,
     fail,
 )
+from .workspace_cli import (  # cmd_workspace: run by name, like every cmd_*
+    close_workspace,
+    cmd_workspace,  # noqa: F401
+    demo_sync,
+    open_workspace,
+    plan_keywords,
+    print_workspace_line,
+    workspace_line,
+)
 
 T = TypeVar("T")
 
@@ -163,6 +172,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
     if args.price is not None:
         options["prices"] = args.price
     options.update(cost_options(args))
+    options.update(plan_keywords(args))  # the workspace, --frequency-cap, --repeat-guard
     return plan_campaign(
         df,
         number_col=number_col,
@@ -332,6 +342,7 @@ def finish(result: CampaignResult, ledger: Path | None) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     plan = make_plan(args)
     print(plan.summary())
+    print_workspace_line(plan, args)
     if args.show:
         print()
         print(plan.preview(args.show).to_string())
@@ -345,6 +356,7 @@ def cmd_send(args: argparse.Namespace) -> int:
     credentials_of(args)  # fail on credentials before asking to confirm
     n = ready_count(plan)
     print(plan.summary())
+    print_workspace_line(plan, args)
     if n == 0:
         raise CliError("nothing to send: no recipient is ready", "see the dry-run summary above")
     ledger = Path(args.ledger) if args.ledger else default_ledger(args.file)
@@ -507,21 +519,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
         default_region=args.region,
         prices=DEMO_PRICE,  # the sandbox's price per segment
     )
+    # The workspace remembers the STOPs of earlier runs; the demo sends the same sample each
+    # run, so its repeat guard is off (a real campaign keeps it on).
+    workspace = open_workspace(args)
+    if workspace is not None:
+        demo_options.update(workspace=workspace, repeat_guard=None)
     as_written = plan_campaign(df, **demo_options)
     print(f"Sample campaign: {len(df):,} contacts (the packaged sample_data/contacts.csv)")
     print(f"Message: {DEMO_CONTENT}\n")
     print("Dry run, as written (nothing sent yet)")
     print(as_written.summary())
+    print(workspace_line(as_written, workspace))
     # The message's ’ forces UCS-2: the demo sends with smart encoding on, and says so.
     plan = plan_campaign(df, **demo_options, smart_encoding=True)
     print("\nSending with smart encoding on (’ → ', and so on; see the saving above):")
     print(plan.summary())
     t0 = time.perf_counter()
     # Short delivery and reply delays so the whole flow fits in a few seconds.
-    knobs = {"delivery_delay": (0.05, 0.5), "reply_delay": (0.1, 0.5), "balance": "1000000"}
+    knobs = {"delivery_delay": (0.05, 0.5), "reply_delay": (0.1, 0.5), "balance": "1000000",
+             "stop_share": 0.5}  # fmt: skip
     with SandboxThread(seed=args.seed, **knobs) as sandbox:
         print(f"\nSandbox (a local stand-in for the provider) at {sandbox.url}\n", flush=True)
         replies: list[pd.DataFrame] = []
+        synced: list[str] = []
 
         async def work(stopper: Stopper) -> CampaignResult:
             async with AsyncClient(sandbox.credentials) as client:
@@ -535,6 +555,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     await watch_delivery(
                         result, client, interval=0.25, timeout=30.0, progress=progress
                     )
+                    if workspace is not None:  # STOPs into the workspace: next run skips them
+                        synced.append(await demo_sync(workspace, result, sandbox, client))
                     if result.started_at is not None:
                         started = datetime.fromtimestamp(result.started_at - 1, UTC)
                         replies.append(await fetch_replies(client, started))
@@ -544,10 +566,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
             result = run_async(work)
         except Interrupted:
             raise CliError("demo interrupted", code=EXIT_STOPPED) from None
+        finally:
+            close_workspace(workspace)
     code = finish(result, None)
     print()
     if replies:
         print(f"{len(replies[0]):,} replies received (opt-outs are in the report's Replies sheet)")
+    for line in synced:
+        print(line)
     code = max(code, _maybe_report(result, str(report), replies[0] if replies else None))
     print(f"demo finished in {time.perf_counter() - t0:.1f} s")
     return code
