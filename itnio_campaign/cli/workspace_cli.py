@@ -127,11 +127,10 @@ def cmd_workspace(args: argparse.Namespace) -> int:
     assert workspace is not None
     try:
         if what == "campaigns":
-            return _show(workspace.campaigns(), "campaigns", args.max_rows)
+            return _show(workspace.campaigns(), "campaign", args.max_rows)
         if what == "history":
-            return _show(
-                workspace.history(args.number), f"messages to {args.number}", args.max_rows
-            )
+            history = workspace.history(args.number)
+            return _show(history, "message", args.max_rows, f" to {args.number}")
         if what == "review":
             return _review(workspace, args)
         return _optouts(workspace, args)
@@ -146,8 +145,15 @@ def close_workspace(workspace: Any) -> None:
         close()
 
 
-def _show(frame: pd.DataFrame, what: str, max_rows: int) -> int:
-    print(f"{len(frame):,} {what}")
+def _n(n: int, noun: str) -> str:
+    """``1 number``, ``3 numbers``; ``1 reply``, ``2 replies``."""
+    if n == 1:
+        return f"1 {noun}"
+    return f"{n:,} " + (noun[:-1] + "ies" if noun.endswith("y") else noun + "s")
+
+
+def _show(frame: pd.DataFrame, noun: str, max_rows: int, tail: str = "") -> int:
+    print(f"{_n(len(frame), noun)}{tail}")
     if len(frame):
         print(frame.to_string(max_rows=max_rows, index=False))
     return EXIT_OK
@@ -162,16 +168,16 @@ def _numbers(values: list[str]) -> list[str]:
 def _optouts(workspace: Workspace, args: argparse.Namespace) -> int:
     action = args.optouts_command
     if action == "list":
-        return _show(workspace.optouts(), "opted-out numbers", args.max_rows)
+        return _show(workspace.optouts(), "opted-out number", args.max_rows)
     if action == "add":
         n = workspace.add_optouts(
             _numbers(args.numbers), source=args.source, default_region=args.region
         )
-        print(f"{n:,} numbers opted out (source {args.source}) in {workspace.location}")
+        print(f"{_n(n, 'number')} opted out (source {args.source}) in {workspace.location}")
         return EXIT_OK
     if action == "remove":
         n = workspace.remove_optouts(_numbers(args.numbers), default_region=args.region)
-        print(f"{n:,} numbers opted back in, in {workspace.location}")
+        print(f"{_n(n, 'number')} opted back in, in {workspace.location}")
         return EXIT_OK
     if action == "import":
         path = Path(args.file)
@@ -179,7 +185,7 @@ def _optouts(workspace: Workspace, args: argparse.Namespace) -> int:
             raise CliError(f"no file {path}", "give a .txt, .csv, .xlsx or .parquet of numbers")
         source = args.source or path.name
         n = workspace.add_optouts(path, source=source, default_region=args.region)
-        print(f"{n:,} numbers opted out from {path} (source {source}) in {workspace.location}")
+        print(f"{_n(n, 'number')} opted out from {path} (source {source}) in {workspace.location}")
         return EXIT_OK
     return _export(workspace, Path(args.file))
 
@@ -193,7 +199,7 @@ def _export(workspace: Workspace, out: Path) -> int:
         out.write_text("".join(f"{n}\n" for n in frame["number"].astype(str)), "utf-8")
     else:
         frame.to_csv(out, index=False)
-    print(f"{len(frame):,} opted-out numbers written to {out}")
+    print(f"{_n(len(frame), 'opted-out number')} written to {out}")
     return EXIT_OK
 
 
@@ -207,7 +213,8 @@ def _review(workspace: Workspace, args: argparse.Namespace) -> int:
         done = "opted out" if action == "opt_out" else "dismissed"
         print(f"reply {review_id}: {done}")
     frame = workspace.optout_review()
-    print(f"{len(frame):,} replies await review")
+    verb = "awaits" if len(frame) == 1 else "await"
+    print(f"{_n(len(frame), 'reply')} {verb} review")
     if len(frame):
         print(frame.to_string(index=False))
         print("decide with: itnio-campaign workspace review --opt-out ID / --dismiss ID")
