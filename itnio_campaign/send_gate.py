@@ -18,7 +18,7 @@ False
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,51 +123,4 @@ class SendGate:
         self.busy = False
 
 
-# --- the workspace's exclusions, in the dry run's words (issue 13) --------------------------
-#: The states a workspace gives at plan time, and how the dry run names each.
-WORKSPACE_EXCLUSIONS: dict[str, str] = {
-    "skipped_opted_out": "opted out (workspace)",
-    "skipped_frequency_cap": "over the frequency cap",
-    "skipped_already_sent": "already sent this content",
-}
-
-
-def workspace_exclusions(states: Iterable[object]) -> dict[str, int]:
-    """Rows per workspace exclusion state (every one, also 0) among ``states``.
-
-    >>> workspace_exclusions(["ready", "skipped_opted_out", "skipped_opted_out"])
-    {'skipped_opted_out': 2, 'skipped_frequency_cap': 0, 'skipped_already_sent': 0}
-    """
-    counts = dict.fromkeys(WORKSPACE_EXCLUSIONS, 0)
-    for state in states:
-        if isinstance(state, str) and state in counts:
-            counts[state] += 1
-    return counts
-
-
-def describe_exclusions(counts: Mapping[str, int], awaiting_review: int | None = None) -> str:
-    """The dry run's workspace line: what it excluded, and the replies awaiting review.
-
-    >>> line = describe_exclusions({"skipped_opted_out": 3, "skipped_already_sent": 1}, 2)
-    >>> line.split("; ")[0]
-    '3 opted out (workspace), 0 over the frequency cap, 1 already sent this content'
-    >>> line.split("; ")[1]
-    '2 replies await review'
-    """
-    line = ", ".join(
-        f"{int(counts.get(state, 0)):,} {words}" for state, words in WORKSPACE_EXCLUSIONS.items()
-    )
-    if awaiting_review:
-        verb = "reply awaits" if awaiting_review == 1 else "replies await"
-        line += f"; {awaiting_review:,} {verb} review"
-    return line
-
-
-__all__ = [
-    "WORKSPACE_EXCLUSIONS",
-    "EarlierCampaign",
-    "SendGate",
-    "describe_exclusions",
-    "find_earlier_campaign",
-    "workspace_exclusions",
-]
+__all__ = ["EarlierCampaign", "SendGate", "find_earlier_campaign"]

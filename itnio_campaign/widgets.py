@@ -38,13 +38,7 @@ from .message import count_segments_cached, render_frame, template_fields
 from .models import FAILURE_STATES, check_sender_id
 from .options import SendOptions
 from .result import CampaignResult, Stopper
-from .send_gate import (
-    EarlierCampaign,
-    SendGate,
-    describe_exclusions,
-    find_earlier_campaign,
-    workspace_exclusions,
-)
+from .send_gate import EarlierCampaign, SendGate, find_earlier_campaign
 from .smart_encoding import char_name, replacement_for, smart_encode, ucs2_chars
 from .suppression import SuppressionList, read_suppression, read_suppressions
 from .trial import Gate, describe_trial, parse_gate, parse_share
@@ -1037,15 +1031,19 @@ class CampaignForm:
         return out
 
     def _workspace_html(self, plan: Any) -> str:
-        """The dry run's workspace line: what it excluded, and the replies awaiting review."""
+        """Under the dry run (whose summary counts the exclusions): which workspace was
+        checked, and the replies awaiting a decision."""
         if self.workspace is None:
             return _note("No workspace: opt-outs, frequency caps and history are not checked.",
                          "warn")  # fmt: skip
-        counts = workspace_exclusions(plan.recipients["state"].tolist())
-        review = len(self.workspace.optout_review())
-        text = f"Workspace: {describe_exclusions(counts, review)}."
+        review = int(plan.summary().review_pending)
+        text = f"Checked against the workspace {self.workspace.location}."
         if review:
-            text += " Decide them: workspace.optout_review() / resolve_review()."
+            verb = "reply awaits" if review == 1 else "replies await"
+            text += (
+                f" {review:,} {verb} review (a STOP inside a sentence): decide with "
+                "form.workspace.optout_review() and resolve_review(id, action=...)."
+            )
         return _note(text, "warn" if review else "info")
 
     # -- tasks and errors --------------------------------------------------------------------

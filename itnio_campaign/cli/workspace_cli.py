@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..errors import ItnioError
-from ..send_gate import describe_exclusions, workspace_exclusions
 from .common import EXIT_OK, EXIT_USAGE, CliError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -87,16 +86,15 @@ def _off_or(value: str | None) -> str | None:
 
 
 def workspace_line(plan: Any, workspace: Workspace | None) -> str:
-    """The dry run's workspace line, e.g. "workspace itnio-workspace.sqlite: 3 opted out
-    (workspace), 0 over the frequency cap, 1 already sent this content"."""
+    """Under the dry run (whose summary counts the exclusions): which workspace was checked,
+    and how to decide the replies awaiting review."""
     if workspace is None:
         return "no workspace: opt-outs, frequency caps and history are neither checked nor kept"
-    counts = workspace_exclusions(plan.recipients["state"].tolist())
-    review = len(workspace.optout_review())
-    line = describe_exclusions(counts, review)
+    line = f"workspace: {workspace.location}"
+    review = int(plan.summary().review_pending)
     if review:
-        line += " (itnio-campaign workspace review)"
-    return f"workspace {workspace.location}: {line}"
+        line += f" ({_n(review, 'reply')} to review: itnio-campaign workspace review)"
+    return line
 
 
 def print_workspace_line(plan: Any, args: argparse.Namespace) -> None:
