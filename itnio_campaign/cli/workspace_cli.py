@@ -253,9 +253,12 @@ async def demo_sync(workspace: Workspace, result: Any, sandbox: Any, client: Any
         sandbox.add_reply(str(delivered.iloc[0]), DEMO_REVIEW_REPLY)
     sandbox.settle_all()  # every simulated reply received now, not in half a second
     report = await workspace.sync(client)
-    opted_out, review = len(workspace.optouts()), len(workspace.optout_review())
+    opted_out, review = len(workspace.optouts()), workspace.review_count()
+    are = "is" if opted_out == 1 else "are"
+    await_ = "awaits" if review == 1 else "await"
     return (
         f"workspace {workspace.location}: {report}\n"
-        f"{opted_out:,} numbers are opted out in the workspace, {review:,} replies await review "
-        "(itnio-campaign workspace review); run the demo again here: its dry run skips them"
+        f"{_n(opted_out, 'number')} {are} opted out in the workspace, {_n(review, 'reply')} "
+        f"{await_} review (itnio-campaign workspace review); run the demo again here: its dry "
+        "run skips them"
     )
