@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
@@ -202,7 +202,10 @@ def _export(workspace: Workspace, out: Path) -> int:
 
 
 def _review(workspace: Workspace, args: argparse.Namespace) -> int:
-    decisions = [(i, "opt_out") for i in args.opt_out] + [(i, "dismiss") for i in args.dismiss]
+    decisions: list[tuple[int, Literal["opt_out", "dismiss"]]] = [
+        *((i, "opt_out") for i in args.opt_out),
+        *((i, "dismiss") for i in args.dismiss),
+    ]
     for review_id, action in decisions:
         try:
             workspace.resolve_review(review_id, action=action)
