@@ -100,6 +100,10 @@ SKIPPED_DUPLICATE = "skipped_duplicate"
 SKIPPED_SUPPRESSED = "skipped_suppressed"
 SKIPPED_MISSING_FIELD = "skipped_missing_field"
 SKIPPED_TOO_LONG = "skipped_too_long"
+# The workspace's exclusions (issue 13): at plan time and again when sending starts/resumes.
+SKIPPED_OPTED_OUT = "skipped_opted_out"  # the workspace holds an opt-out (reason: its source)
+SKIPPED_FREQUENCY_CAP = "skipped_frequency_cap"  # over a frequency cap (reason: the rule)
+SKIPPED_ALREADY_SENT = "skipped_already_sent"  # got the same content recently (repeat guard)
 PENDING = "pending"  # ready but not (provably) sent: resume sends these
 SUBMITTED = "submitted"  # accepted by the provider, has a msgId
 REJECTED = "rejected"  # refused by the provider, with code and reason
@@ -115,7 +119,12 @@ SKIPPED_STATES = (
     SKIPPED_SUPPRESSED,
     SKIPPED_MISSING_FIELD,
     SKIPPED_TOO_LONG,
+    SKIPPED_OPTED_OUT,
+    SKIPPED_FREQUENCY_CAP,
+    SKIPPED_ALREADY_SENT,
 )
+#: The skipped states the workspace decides (opt-outs, caps, repeat guard).
+WORKSPACE_SKIPPED_STATES = (SKIPPED_OPTED_OUT, SKIPPED_FREQUENCY_CAP, SKIPPED_ALREADY_SENT)
 #: States of a row the provider accepted (usually with a msgId).
 ACCEPTED_STATES = (SUBMITTED, DELIVERED, UNDELIVERED, SENDING)
 #: States of a row that did not get the SMS, or may not have: the form's failures table and

@@ -52,9 +52,12 @@ from .models import (
     MAX_ORDER_ID_CHARS,
     MAX_SENDER_ID_CHARS,
     READY,
+    SKIPPED_ALREADY_SENT,
     SKIPPED_DUPLICATE,
+    SKIPPED_FREQUENCY_CAP,
     SKIPPED_INVALID,
     SKIPPED_MISSING_FIELD,
+    SKIPPED_OPTED_OUT,
     SKIPPED_STATES,
     SKIPPED_SUPPRESSED,
     SKIPPED_TOO_LONG,
@@ -70,6 +73,10 @@ from .numbers import calling_codes, check_region, normalize_numbers
 from .pricing import PriceTable, read_prices
 from .smart_encoding import apply_smart_encoding_array, char_name, replacement_for, ucs2_chars
 from .suppression import SuppressionList, read_suppression
+from .workspace.planning import apply_workspace as _ws_apply
+from .workspace.planning import reason_keys as _ws_reason_keys
+from .workspace.planning import summary_line as _ws_summary_line
+from .workspace.planning import workspace_step as _ws_step
 
 # Old names of the provider limits (defined once, in models).
 MAX_NUMBERS_PER_REQUEST = MAX_NUMBERS_POST
@@ -162,6 +169,13 @@ class PlanSummary:
     currency: str | None = None
     truncated_rows: int = 0
     footer: str | None = None
+    #: The workspace checked (location, password masked; ``None``: none), what it excluded
+    #: (``counts`` has them too) and how many replies await review (``ws.optout_review()``).
+    workspace: str | None = None
+    workspace_opted_out: int = 0
+    workspace_capped: int = 0
+    workspace_already_sent: int = 0
+    review_pending: int = 0
 
     @property
     def available(self) -> Decimal | None:
@@ -182,6 +196,8 @@ class PlanSummary:
         lines.append(("suppression", self._suppression_line()))
         if self.suppression_examples:
             lines.append(("  not phone numbers, e.g.", ", ".join(self.suppression_examples)))
+        if self.workspace is not None:
+            lines.append(("workspace", _ws_summary_line(self.counts, self.review_pending)))
         lines += [
             ("unique contents", f"{self.unique_contents:,}"),
             ("requests", f"{self.requests:,}"),
@@ -332,6 +348,11 @@ class PlanSummary:
             "currency": self.currency,
             "truncated_rows": self.truncated_rows,
             "footer": self.footer,
+            "workspace": self.workspace,
+            "workspace_opted_out": self.workspace_opted_out,
+            "workspace_capped": self.workspace_capped,
+            "workspace_already_sent": self.workspace_already_sent,
+            "review_pending": self.review_pending,
             "balance": None if self.balance is None else self.balance.balance,
             "available": self.available,
             "enough_balance": self.enough_balance,
@@ -356,6 +377,8 @@ class Plan:
     fingerprint: str
     prices: _Prices = None
     _balance: Balance | None = field(default=None, repr=False)
+    #: The workspace this plan was checked against (in memory only; ``settings`` names it).
+    workspace: Any = field(default=None, repr=False, compare=False)
 
     def __repr__(self) -> str:
         ready = int((self.recipients["state"] == READY).sum())
@@ -438,6 +461,11 @@ class Plan:
             currency=getattr(self.prices, "currency", None),
             truncated_rows=int(st.get("truncated_rows", 0)),
             footer=st.get("footer"),
+            workspace=st.get("workspace"),
+            workspace_opted_out=ordered.get(SKIPPED_OPTED_OUT, 0),
+            workspace_capped=ordered.get(SKIPPED_FREQUENCY_CAP, 0),
+            workspace_already_sent=ordered.get(SKIPPED_ALREADY_SENT, 0),
+            review_pending=int(st.get("workspace_review") or 0),
             **ucs2,
         )
 
@@ -460,6 +488,7 @@ def _reason_keys(rec: pd.DataFrame) -> pd.Series:
     key[(state == SKIPPED_DUPLICATE).to_numpy()] = ""
     key[(state == SKIPPED_TOO_LONG).to_numpy()] = ""
     key[(state == SKIPPED_SUPPRESSED).to_numpy()] = ""
+    _ws_reason_keys(state, reason, key)
     missing = (state == SKIPPED_MISSING_FIELD).to_numpy()
     key[missing] = reason[missing].str.replace("missing field ", "", regex=False)
     invalid = (state == SKIPPED_INVALID).to_numpy()
@@ -1019,6 +1048,9 @@ def plan_campaign(
     max_segments: int | None = None,
     on_long: str = "skip",
     footer: str | None = None,
+    workspace: Any = None,
+    frequency_cap: str | None = None,
+    repeat_guard: Any = "7d",
 ) -> Plan:
     """Plan a campaign from a DataFrame; nothing is sent and ``df`` is never modified.
 
@@ -1041,6 +1073,14 @@ def plan_campaign(
     (``skipped_too_long``), ``on_long="truncate:<column>"`` shortens that placeholder's value
     with an ellipsis just enough to fit (the row's reason says so). ``footer`` is appended to
     every message (``"Reply STOP to opt out"``), unless the template already ends with it.
+
+    ``workspace`` (a :class:`~itnio_campaign.workspace.Workspace`, a path or a
+    ``postgresql://`` URL; ``None``: none) skips, last, rows otherwise ready: opted-out
+    numbers (``skipped_opted_out``, the reason names the opt-out's source), recipients over
+    ``frequency_cap`` (``"1/24h,4/30d"``: ``skipped_frequency_cap``, the reason names the
+    rule) and, unless ``repeat_guard`` is ``None``/``False``/``"off"``, recipients who got the
+    same content within it (default ``"7d"``: ``skipped_already_sent``). Sending checks the
+    workspace again just before it starts or resumes.
 
     >>> df = pd.DataFrame({"phone": ["+91 98765 43210"], "name": ["Zoë"], "store": ["Pune"]})
     >>> plan = plan_campaign(df, content="Hi {name}, 20% off at {store}!", prices=0.1)
@@ -1065,6 +1105,7 @@ def plan_campaign(
     content = _with_footer(content, footer)
     truncate_col = _check_cap(df, max_segments, on_long)
     suppression = None if suppress is None else read_suppression(suppress, default_region=region)
+    ws_step = _ws_step(workspace, frequency_cap, repeat_guard)
 
     # -- per row ---------------------------------------------------------------------------
     n = len(df)
@@ -1162,6 +1203,9 @@ def plan_campaign(
         reason[long_] = u_reason[ccodes][long_]
         valid &= ~long_
 
+    # -- the workspace: opt-outs, frequency caps, repeat guard (last, on ready rows) -------
+    _ws_apply(ws_step, number, content_col, valid, state, reason)
+
     # -- order ids and requests -----------------------------------------------------------
     if given_ids is not None:  # two ready rows never share an orderId: the first keeps it
         at = np.flatnonzero(valid)
@@ -1218,6 +1262,7 @@ def plan_campaign(
     }
     if footer is not None:
         settings["footer"] = footer
+    settings.update(ws_step.settings())
     if max_segments is not None:
         settings.update(max_segments=max_segments, on_long=on_long, truncated_rows=truncated)
     if smart_encoding:
@@ -1233,6 +1278,7 @@ def plan_campaign(
         settings=settings,
         fingerprint=fingerprint_batches(batches),
         prices=price_table,
+        workspace=ws_step.workspace,
     )
 
 

@@ -38,6 +38,10 @@ from .result import CampaignResult, Stopper, describe_remaining
 from .sending import ProgressEvent, send_into, send_settings
 from .trial import Gate, Gating, await_reports, gate_record, judge, split_batches, trial_positions
 from .trial_store import TrialRecord, has_passing_test, load_trial, save_trial, update_trial
+from .workspace.core import Workspace
+from .workspace.sendcheck import apply_exclusions, recheck, register, replaced_batches
+from .workspace.sendcheck import record as _ws_record
+from .workspace.sendcheck import workspace_for as _workspace_for
 
 if TYPE_CHECKING:
     from .plan import Plan
@@ -62,6 +66,7 @@ async def send_with_ledger(
     send_again: bool = False,
     gating: Gating | None = None,
     require_test: bool = False,
+    workspace: Any = None,
 ) -> CampaignResult:
     """What ``send_campaign(plan, client, ledger=path)`` does: one campaign per plan.
 
@@ -70,8 +75,12 @@ async def send_with_ledger(
     * ``path`` holds another plan: UsageError, before anything is sent.
     * ``path`` is new, but another ledger in the same folder already sent this plan:
       :class:`AlreadySentError` naming it, unless ``send_again=True`` (everyone gets it again).
+
+    ``workspace``: the plan's own by default (``False``: none, explicitly); it is checked
+    again just before sending and records the campaign after (see :mod:`.workspace.sendcheck`).
     """
     path = Path(path)
+    ws = _workspace_for(plan, workspace)  # unreadable: WorkspaceError before anything is sent
     if send_again:
         if holds_plan(path, plan.fingerprint):
             raise UsageError(
@@ -90,7 +99,12 @@ async def send_with_ledger(
                 "send_test(plan, client, seeds=[...], ledger=...) first (a changed message or "
                 "list needs a new test)"
             )
-        return await _continue(ledger, plan, client, options, on_progress, stopper, gating=gating)
+        result = await _continue(
+            ledger, plan, client, options, on_progress, stopper, gating=gating, workspace=ws
+        )
+    if ws is not None:  # after the ledger is closed: its file time is then final
+        _ws_record(ws, result, path)
+    return result
 
 
 class AlreadySentError(UsageError):
@@ -164,6 +178,7 @@ async def resume_campaign(
     override_gate: bool = False,
     clock: Callable[[], float] | None = None,
     sleep: Callable[[float], Any] | None = None,
+    workspace: Any = None,
     **option_overrides: Any,
 ) -> CampaignResult:
     """Continue the campaign in the ledger at ``path``; return its whole result.
@@ -179,6 +194,10 @@ async def resume_campaign(
     an unfinished wait is waited out (``clock``/``sleep`` injectable), a failed gate is judged
     again on the reports now known; ``override_gate=True`` sends the rest anyway.
 
+    A campaign planned with a workspace checks it again before sending the rest (opt-outs
+    and caps recorded since are honoured) and is recorded in it after; ``workspace=False``
+    skips that explicitly, a Workspace or location replaces the plan's.
+
     Example::
 
         result = await resume_campaign("spring-promo.sqlite", client, concurrency=4)
@@ -188,11 +207,17 @@ async def resume_campaign(
     gating = Gating.of(override_gate=override_gate, clock=clock, sleep=sleep)
     with Ledger.open(path, create=False) as ledger:
         plan = ledger.load_plan()
+        ws = _workspace_for(plan, workspace)  # before anything is sent
         if resend_missing:
             ledger.settle_in_flight()
             result = rebuild_result(ledger, plan)
             ledger.add_batches(_resend_batches(ledger, result))
-        return await _continue(ledger, plan, client, opts, on_progress, stopper, gating=gating)
+        result = await _continue(
+            ledger, plan, client, opts, on_progress, stopper, gating=gating, workspace=ws
+        )
+    if ws is not None:
+        _ws_record(ws, result, path)
+    return result
 
 
 async def _continue(
@@ -204,6 +229,7 @@ async def _continue(
     stopper: Stopper | None,
     *,
     gating: Gating | None = None,
+    workspace: Workspace | None = None,
 ) -> CampaignResult:
     """Send what the ledger has not sent yet (reconciling unknown recipients first)."""
     opts = options or SendOptions()
@@ -222,6 +248,11 @@ async def _continue(
     if trial is not None:
         result.add_batches(ledger.batches(extra=True))
     to_send = resumable_batches(ledger, plan)
+    if workspace is not None:  # opt-outs and caps again, just before sending (issue 13)
+        register(workspace, plan, ledger)
+        to_send, note = recheck(workspace, plan, result, to_send, ledger=ledger, trial=trial)
+        notes.append(note)
+        trial = load_trial(ledger) if trial is not None else None
     if not to_send and ledger.last_seq() > 0:
         result.notice = _nothing_to_send(result, ledger.path)
         return result
@@ -372,6 +403,9 @@ def resumable_batches(ledger: Ledger, plan: Plan | None = None) -> list[Batch]:
     if trial is not None:  # the trial's and the rest's requests replace the plan's
         replaced = set(trial.superseded)
         batches = [b for b in batches if b.batch_id not in replaced]
+    by_workspace = replaced_batches(ledger)  # requests the send-time re-check replaced
+    if by_workspace:
+        batches = [b for b in batches if b.batch_id not in by_workspace]
     return [b for b in batches if (k := last_kind.get(b.batch_id)) is None or k in RESUMABLE_KINDS]
 
 
@@ -435,6 +469,7 @@ def rebuild_result(
         result.apply_outcome(outcome or in_flight_outcome(batch_id, started))
     for rec in pending:
         _apply_reconciliation(result, rec)
+    apply_exclusions(ledger, result)  # whom the workspace excluded at send time
     result.apply_delivery(ledger.delivery_records())
     status = ledger.status
     known_status = ("running", "completed", "incomplete", "stopped", "halted")

@@ -38,6 +38,7 @@ from .recovery import send_with_ledger
 from .result import OUTCOME_COLUMNS, BatchOutcome, CampaignResult, Stopper
 from .sending import ProgressEvent, send_into, send_settings
 from .trial import Gate, Gating
+from .workspace.sendcheck import recheck, record, workspace_for
 
 if TYPE_CHECKING:
     from .plan import Plan
@@ -63,6 +64,7 @@ async def send_campaign(
     require_test: bool = False,
     clock: Callable[[], float] | None = None,
     sleep: Callable[[float], Awaitable[None]] | None = None,
+    workspace: Any = None,
     **option_overrides: Any,
 ) -> CampaignResult:
     """Send every ready recipient of ``plan``; return the result (also when stopped or halted).
@@ -86,6 +88,11 @@ async def send_campaign(
     time in the wait (tests). ``require_test=True`` refuses a plan without a passing
     :func:`~itnio_campaign.testsend.send_test` in the ledger.
 
+    A plan made with a workspace (``plan_campaign(..., workspace=ws)``) is checked against it
+    again just before sending (opt-outs, caps and repeats recorded since are skipped, with
+    ``result.notice`` saying how many) and recorded in it afterwards; ``workspace=False``
+    sends without that check, explicitly; a Workspace or location replaces the plan's.
+
     Example::
 
         result = await send_campaign(plan, client, ledger="spring-promo.sqlite")
@@ -106,11 +113,20 @@ async def send_campaign(
         return await send_with_ledger(
             plan, client, ledger, options=opts, on_progress=on_progress, stopper=stopper,
             send_again=send_again, gating=gating, require_test=require_test,
+            workspace=workspace,
         )  # fmt: skip
     result = CampaignResult(plan, send_settings(client, opts), stopper=stopper)
-    return await send_into(
-        result, client, plan.batches, options=opts, journal=journal, on_progress=on_progress
+    ws = workspace_for(plan, workspace)  # issue 13: re-check just before sending
+    batches = plan.batches
+    if ws is not None:
+        batches, note = recheck(ws, plan, result, batches)
+        result.notice = note or None
+    result = await send_into(
+        result, client, batches, options=opts, journal=journal, on_progress=on_progress
     )
+    if ws is not None:
+        record(ws, result)
+    return result
 
 
 def run_campaign(

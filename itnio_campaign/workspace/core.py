@@ -1,0 +1,786 @@
+"""The workspace: the memory of every campaign (opt-outs, contact history, caps).
+
+This module holds the :class:`Workspace` itself; :mod:`itnio_campaign.workspace` exports it
+with crash repair on open (re-recording campaigns whose ledger moved on since they were last
+recorded). The campaign layer (plan, recovery) uses this module directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from ..errors import UsageError
+from ..models import (
+    ACCEPTED_STATES,
+    DELIVERED,
+    MAX_REPORT_IDS,
+    SENDING,
+    SKIPPED_ALREADY_SENT,
+    SKIPPED_FREQUENCY_CAP,
+    SKIPPED_OPTED_OUT,
+    SUBMITTED,
+    UNDELIVERED,
+    UNKNOWN,
+    Reply,
+)
+from ..numbers import check_region
+from ..suppression import read_suppression
+from .backend import Backend, WorkspaceError
+from .caps import (
+    CapRule,
+    content_hashes,
+    describe_guard,
+    number_ints,
+    parse_frequency_cap,
+    parse_repeat_guard,
+)
+from .connect import open_backend
+from .keywords import Keywords
+
+if TYPE_CHECKING:
+    from ..result import CampaignResult
+
+#: States of a recipient the history keeps: the provider took the SMS, or may have.
+RECORDED_STATES = (*ACCEPTED_STATES, UNKNOWN)
+#: The first sync of replies looks this many days back.
+FIRST_SYNC_DAYS = 30
+#: Each sync looks this far behind the newest reply already seen (replies listed late).
+SYNC_OVERLAP_S = 3600.0
+#: Delivery refreshes ask about messages sent within this many days.
+DELIVERY_DAYS = 7
+#: The campaign that holds sends back-filled from getSentRcd (made outside the toolkit).
+IMPORTED_KEY = "import:getSentRcd"
+IMPORTED_NAME = "sent outside the toolkit (getSentRcd)"
+
+HISTORY_COLUMNS = ("number", "campaign", "content_hash", "sent_at", "state", "msg_id")
+OPTOUT_COLUMNS = ("number", "source", "reason", "opted_out_at")
+REVIEW_COLUMNS = ("id", "number", "text", "received_at", "keyword")
+CAMPAIGN_COLUMNS = (
+    "campaign_id", "name", "fingerprint", "ledger", "started_at", "finished_at", "recipients",
+    "sent", "delivered", "undelivered", "status", "recorded_at",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What a sync did; ``str()`` is one line.
+
+    ``fetched`` replies were read, ``seen_before`` of them already applied by an earlier
+    sync; ``opted_out``/``opted_in`` numbers changed; ``to_review`` replies went to the review
+    list (``ws.optout_review()``); ``delivery_updated`` history rows got a final state.
+    """
+
+    fetched: int = 0
+    opted_out: int = 0
+    opted_in: int = 0
+    to_review: int = 0
+    seen_before: int = 0
+    delivery_updated: int = 0
+
+    def __str__(self) -> str:
+        text = (
+            f"replies: {self.fetched:,} fetched ({self.seen_before:,} seen before), "
+            f"{self.opted_out:,} opted out, {self.opted_in:,} opted back in, "
+            f"{self.to_review:,} to review"
+        )
+        return text + f"; delivery: {self.delivery_updated:,} updated"
+
+
+class Workspace:
+    """The memory of all campaigns: opt-outs, contact history and frequency caps.
+
+    ``location``: a file path (SQLite, created on first use) or a ``postgresql://`` URL
+    (psycopg 3; ``pip install 'itnio-campaign[postgres]'``); ``None`` uses
+    ``$ITNIO_WORKSPACE``, else ``./itnio-workspace.sqlite``. ``keywords`` are the reply words
+    that opt out and back in (:class:`~itnio_campaign.workspace.keywords.Keywords`, e.g.
+    ``Keywords.for_languages("fr", "es")``). Raises :class:`WorkspaceError` for a file that is
+    not a workspace, another schema version, or an unreachable server.
+
+    Example::
+
+        ws = Workspace("team.sqlite")
+        ws.add_optouts("crm_optouts.csv", source="crm-export")
+        plan = plan_campaign(df, content="Hi {name}", workspace=ws, frequency_cap="1/24h")
+        print(await ws.sync(client))
+    """
+
+    def __init__(
+        self, location: str | os.PathLike[str] | None = None, *, keywords: Keywords | None = None
+    ) -> None:
+        self._db: Backend = open_backend(location)
+        self.keywords = keywords or Keywords()
+
+    # -- basics ----------------------------------------------------------------------------
+    @property
+    def location(self) -> str:
+        """Where the workspace is: a path, or a URL with the password masked."""
+        return self._db.location
+
+    @property
+    def kind(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._db.kind
+
+    def __repr__(self) -> str:
+        return f"<Workspace {self.location}>"
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _meta(self, key: str) -> str | None:
+        rows = self._db.query("SELECT value FROM meta WHERE key=?", (key,))
+        return rows[0][0] if rows else None
+
+    def _set_meta(self, cur: Any, key: str, value: str) -> None:
+        cur.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            (key, value),
+        )
+
+    # -- opt-outs --------------------------------------------------------------------------
+    def add_optouts(
+        self,
+        numbers_or_file: Any,
+        source: str = "manual",
+        default_region: str = "IN",
+        *,
+        reason: str | None = None,
+    ) -> int:
+        """Opt numbers out; return how many were not opted out before.
+
+        ``numbers_or_file`` is anything :func:`~itnio_campaign.suppression.read_suppression`
+        reads: a CSV/XLSX path, a string of numbers, a list/Series/DataFrame. Numbers are
+        kept in API form, so ``"+91 98765 43210"`` and ``"919876543210"`` are one person.
+
+        >>> ws = Workspace(":memory:")
+        >>> ws.add_optouts(["+91 98765 43210", "919876543210"], source="crm-export")
+        1
+        """
+        source = _check_text(source, "source")
+        numbers = sorted(_read_numbers(numbers_or_file, default_region, "add_optouts"))
+        now = time.time()
+        with self._db.transaction() as cur:
+            before = _count(cur, "optouts")
+            cur.executemany(
+                "INSERT INTO optouts(number, source, reason, opted_out_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(number) DO NOTHING",
+                [(n, source, reason, now) for n in numbers],
+            )
+            return _count(cur, "optouts") - before
+
+    def remove_optouts(self, numbers: Any, default_region: str = "IN") -> int:
+        """Opt numbers back in (e.g. a mistaken import); return how many were opted out.
+
+        >>> ws = Workspace(":memory:"); _ = ws.add_optouts("919876543210")
+        >>> ws.remove_optouts("+91 98765 43210"), ws.is_opted_out("919876543210")
+        (1, False)
+        """
+        wanted = sorted(_read_numbers(numbers, default_region, "remove_optouts"))
+        with self._db.transaction() as cur:
+            before = _count(cur, "optouts")
+            cur.executemany("DELETE FROM optouts WHERE number=?", [(n,) for n in wanted])
+            return before - _count(cur, "optouts")
+
+    remove = remove_optouts
+
+    def optouts(self) -> pd.DataFrame:
+        """Every opt-out: number, source, reason, opted_out_at (UTC)."""
+        rows = self._db.query(
+            "SELECT number, source, reason, opted_out_at FROM optouts ORDER BY opted_out_at, number"
+        )
+        frame = pd.DataFrame(rows, columns=list(OPTOUT_COLUMNS))
+        frame["opted_out_at"] = _times(frame["opted_out_at"])
+        return frame
+
+    def is_opted_out(self, number: Any, default_region: str = "IN") -> bool:
+        """True when ``number`` (any written form) is opted out."""
+        numbers = _read_numbers([number], default_region, "is_opted_out")
+        if not numbers:
+            return False
+        (n,) = numbers
+        return bool(self._db.query("SELECT 1 FROM optouts WHERE number=?", (n,)))
+
+    def optout_review(self) -> pd.DataFrame:
+        """Replies holding a keyword inside a longer text, awaiting a decision:
+        id, number, text, received_at, keyword. Decide with :meth:`resolve_review`."""
+        rows = self._db.query(
+            "SELECT id, number, text, received_at, keyword FROM review WHERE status='open' "
+            "ORDER BY received_at, id"
+        )
+        frame = pd.DataFrame(rows, columns=list(REVIEW_COLUMNS))
+        frame["received_at"] = _times(frame["received_at"])
+        return frame
+
+    def review_count(self) -> int:
+        """How many replies await review."""
+        return int(self._db.query("SELECT count(*) FROM review WHERE status='open'")[0][0])
+
+    def resolve_review(self, review_id: int, action: Literal["opt_out", "dismiss"]) -> None:
+        """Decide one reply of :meth:`optout_review`: ``"opt_out"`` opts its number out,
+        ``"dismiss"`` drops it. Raises UsageError for an unknown id or action."""
+        if action not in ("opt_out", "dismiss"):
+            raise UsageError(f"action must be 'opt_out' or 'dismiss', not {action!r}")
+        with self._db.transaction() as cur:
+            cur.execute(
+                "SELECT number, text, received_at FROM review WHERE id=? AND status='open'",
+                (int(review_id),),
+            )
+            row = cur.fetchone()
+            if row is None:
+                raise UsageError(f"no reply {review_id!r} awaits review (see ws.optout_review())")
+            number, text, received_at = row
+            if action == "opt_out":
+                cur.execute(
+                    "INSERT INTO optouts(number, source, reason, opted_out_at) "
+                    "VALUES (?, 'reply (reviewed)', ?, ?) ON CONFLICT(number) DO NOTHING",
+                    (number, f"replied {_quote(text)}", received_at or time.time()),
+                )
+            cur.execute(
+                "UPDATE review SET status=?, resolved_at=? WHERE id=?",
+                ("opted_out" if action == "opt_out" else "dismissed", time.time(),
+                 int(review_id)),
+            )  # fmt: skip
+
+    # -- replies and delivery --------------------------------------------------------------
+    async def sync_replies(
+        self, client: Any, *, since: datetime | None = None, now: datetime | None = None
+    ) -> SyncReport:
+        """Fetch replies (``recordMo``) since the last sync and apply the keywords.
+
+        The first sync reads the last 30 days (or from ``since``); later ones start a little
+        before the newest reply already seen, and replies seen before are skipped, so running
+        it twice changes nothing.
+        """
+        end = now or datetime.now(UTC)
+        if since is None:
+            mark = self._meta("mo_high_water")
+            since = (
+                datetime.fromtimestamp(float(mark) - SYNC_OVERLAP_S, UTC)
+                if mark
+                else end - timedelta(days=FIRST_SYNC_DAYS)
+            )
+        replies = [r async for r in client.iter_mo_records(since, end)]
+        return self.apply_replies(replies)
+
+    def apply_replies(self, replies: Iterable[Reply]) -> SyncReport:
+        """Apply replies (oldest first): an exact opt-out keyword opts the number out, an
+        opt-in keyword opts it back in, a keyword inside a longer text goes to review.
+        Replies applied before are skipped."""
+        rows = sorted(replies, key=lambda r: _epoch(r.receive_time) or 0.0)
+        fetched = seen = out = back = review = 0
+        newest: float | None = None
+        with self._db.transaction() as cur:
+            for reply in rows:
+                fetched += 1
+                at = _epoch(reply.receive_time)
+                newest = at if newest is None or (at is not None and at > newest) else newest
+                number = re.sub(r"\D", "", reply.number)
+                if not number:
+                    continue
+                action = self.keywords.classify(reply.content)
+                key = _reply_key(number, at, reply.content)
+                cur.execute(
+                    "INSERT INTO replies(reply_key, number, received_at, content, action) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT(reply_key) DO NOTHING",
+                    (key, number, at, reply.content, action or "none"),
+                )
+                if _rowcount(cur) == 0:
+                    seen += 1
+                    continue
+                when = at if at is not None else time.time()
+                if action == "opt_out":
+                    cur.execute(
+                        "INSERT INTO optouts(number, source, reason, opted_out_at) "
+                        "VALUES (?, 'reply', ?, ?) ON CONFLICT(number) DO NOTHING",
+                        (number, f"replied {_quote(reply.content)}", when),
+                    )
+                    out += _rowcount(cur)
+                elif action == "opt_in":
+                    cur.execute(
+                        "DELETE FROM optouts WHERE number=? AND opted_out_at <= ?", (number, when)
+                    )
+                    back += _rowcount(cur)
+                elif action == "review":
+                    cur.execute(
+                        "INSERT INTO review(reply_key, number, text, received_at, keyword) "
+                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT(reply_key) DO NOTHING",
+                        (key, number, reply.content, at, self.keywords.keyword_in(reply.content)),
+                    )
+                    review += _rowcount(cur)
+            if newest is not None:
+                old = cur.execute("SELECT value FROM meta WHERE key='mo_high_water'")
+                row = cur.fetchone() if old is not None else None
+                if row is None or float(row[0]) < newest:
+                    self._set_meta(cur, "mo_high_water", repr(newest))
+        return SyncReport(fetched, out, back, review, seen)
+
+    async def sync_delivery(
+        self, client: Any, *, days: float = DELIVERY_DAYS, now: float | None = None
+    ) -> int:
+        """Ask ``getReport`` about history rows sent in the last ``days`` days whose
+        delivery is not final; store the final states; return how many rows changed."""
+        now = time.time() if now is None else now
+        rows = self._db.query(
+            "SELECT campaign_id, pos, msg_id FROM history WHERE sent_at >= ? "
+            "AND state IN (?, ?) AND msg_id IS NOT NULL AND msg_id <> ''",
+            (now - days * 86400, SUBMITTED, SENDING),
+        )
+        where: dict[str, tuple[int, int]] = {m: (c, p) for c, p, m in rows}
+        ids = list(where)
+        updates: list[tuple[str, int, int]] = []
+        for i in range(0, len(ids), MAX_REPORT_IDS):
+            report = await client.get_report(ids[i : i + MAX_REPORT_IDS])
+            for rec in report.records:
+                if rec.msg_id in where and rec.status in ("delivered", "undelivered"):
+                    state = DELIVERED if rec.status == "delivered" else UNDELIVERED
+                    updates.append((state, *where[rec.msg_id]))
+        if updates:
+            with self._db.transaction() as cur:
+                cur.executemany("UPDATE history SET state=? WHERE campaign_id=? AND pos=?", updates)
+        return len(updates)
+
+    async def sync(self, client: Any) -> SyncReport:
+        """Replies (:meth:`sync_replies`) and delivery (:meth:`sync_delivery`) in one call."""
+        replies = await self.sync_replies(client)
+        updated = await self.sync_delivery(client)
+        return SyncReport(
+            replies.fetched, replies.opted_out, replies.opted_in, replies.to_review,
+            replies.seen_before, updated,
+        )  # fmt: skip
+
+    async def import_sent_records(
+        self, client: Any, days: float = 30, *, now: float | None = None
+    ) -> int:
+        """Back-fill the history with sends made outside the toolkit (the provider's portal)
+        from ``getSentRcd`` over the last ``days`` days; return how many rows were added.
+
+        Messages already in the history (same msgId) are skipped, so it can run any number of
+        times; record campaigns first (they are, after each send) so they are not counted
+        twice. Their content is unknown, so the repeat guard ignores them; caps count them.
+        """
+        if not isinstance(days, int | float) or isinstance(days, bool) or days <= 0:
+            raise UsageError(f"days must be a positive number, not {days!r}")
+        now = time.time() if now is None else now
+        lo = now - days * 86400
+        known = {
+            r[0]
+            for r in self._db.query(
+                "SELECT msg_id FROM history WHERE sent_at >= ? AND msg_id IS NOT NULL",
+                (lo - 86400,),
+            )
+        }
+        found: dict[str, tuple[int, float, str]] = {}
+        start, end = datetime.fromtimestamp(lo, UTC), datetime.fromtimestamp(now, UTC)
+        async for rec in client.iter_sent_records(start, end):
+            if not rec.msg_id or rec.msg_id in known or rec.msg_id in found:
+                continue
+            digits = re.sub(r"\D", "", rec.number)
+            if not digits or len(digits) > 18:
+                continue
+            state = SUBMITTED if rec.status == "sent" else UNDELIVERED
+            found[rec.msg_id] = (int(digits), _epoch(rec.receive_time) or now, state)
+        if not found:
+            return 0
+        with self._db.transaction() as cur:
+            campaign_id = self._campaign_row(
+                cur, IMPORTED_KEY, IMPORTED_NAME, None, None, started_at=None
+            )
+            cur.execute("SELECT coalesce(max(pos), -1) FROM history WHERE campaign_id=?",
+                        (campaign_id,))  # fmt: skip
+            first = int((cur.fetchone() or (-1,))[0]) + 1
+            rows = (
+                (campaign_id, first + k, number, 0, at, state, msg_id)
+                for k, (msg_id, (number, at, state)) in enumerate(found.items())
+            )
+            self._db.copy_rows(cur, "history", _HISTORY_INSERT, rows)
+            self._update_counts(cur, campaign_id)
+        return len(found)
+
+    # -- campaigns and history -------------------------------------------------------------
+    def campaigns(self) -> pd.DataFrame:
+        """Every campaign recorded: campaign_id, name, fingerprint, ledger, started_at,
+        finished_at, recipients, sent, delivered, undelivered, status, recorded_at."""
+        rows = self._db.query(f"SELECT {', '.join(CAMPAIGN_COLUMNS)} FROM campaigns "
+                              "ORDER BY campaign_id")  # fmt: skip
+        frame = pd.DataFrame(rows, columns=list(CAMPAIGN_COLUMNS))
+        for col in ("started_at", "finished_at", "recorded_at"):
+            frame[col] = _times(frame[col])
+        return frame
+
+    def history(self, number: Any, default_region: str = "IN") -> pd.DataFrame:
+        """What was sent to ``number`` (any written form), oldest first: number, campaign
+        (its name), content_hash, sent_at (UTC), state, msg_id."""
+        numbers = _read_numbers([number], default_region, "history")
+        value = number_ints(pd.Series(sorted(numbers), dtype=object))
+        rows = (
+            self._db.query(
+                "SELECT h.number, c.name, h.content_hash, h.sent_at, h.state, h.msg_id "
+                "FROM history h JOIN campaigns c ON c.campaign_id = h.campaign_id "
+                "WHERE h.number = ? ORDER BY h.sent_at, h.campaign_id, h.pos",
+                (int(value[0]),),
+            )
+            if len(value) and value[0] > 0
+            else []
+        )
+        frame = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
+        frame["number"] = frame["number"].astype(str)
+        frame["sent_at"] = _times(frame["sent_at"])
+        return frame
+
+    def register_campaign(
+        self,
+        *,
+        ledger: str | os.PathLike[str] | None,
+        fingerprint: str | None,
+        name: str | None = None,
+        started_at: float | None = None,
+    ) -> None:
+        """Note a campaign before it sends, so a crash before it is recorded is repaired on
+        the next open (its ledger is newer than what was recorded)."""
+        key = _campaign_key(ledger, fingerprint, started_at)
+        with self._db.transaction() as cur:
+            self._campaign_row(cur, key, _name(name, ledger, fingerprint), fingerprint,
+                               _ledger_text(ledger), started_at=started_at)  # fmt: skip
+
+    def record_campaign(
+        self,
+        result: CampaignResult,
+        ledger: str | os.PathLike[str] | None = None,
+        name: str | None = None,
+    ) -> None:
+        """Record (or record again, updating states) a campaign: one history row per
+        recipient the provider took or may have taken (submitted, delivered, undelivered,
+        sending, unknown), with its content hash, time, state and msgId."""
+        plan = result.plan
+        fingerprint = getattr(plan, "fingerprint", None)
+        started = result.started_at
+        key = _campaign_key(ledger, fingerprint, started)
+        rows = _history_rows(result)
+        mtime = ledger_mtime(ledger) if ledger is not None else 0.0
+        with self._db.transaction() as cur:
+            campaign_id = self._campaign_row(
+                cur, key, _name(name, ledger, fingerprint), fingerprint, _ledger_text(ledger),
+                started_at=started,
+            )  # fmt: skip
+            cur.execute("DELETE FROM history WHERE campaign_id=?", (campaign_id,))
+            self._db.copy_rows(
+                cur, "history", _HISTORY_INSERT,
+                zip(np.full(len(rows[0]), campaign_id).tolist(), *(c.tolist() for c in rows),
+                    strict=True),
+            )  # fmt: skip
+            cur.execute(
+                "UPDATE campaigns SET status=?, started_at=?, finished_at=?, recipients=?, "
+                "recorded_at=?, ledger_mtime=? WHERE campaign_id=?",
+                (result.status, started, result.finished_at, len(plan.recipients), time.time(),
+                 mtime, campaign_id),
+            )  # fmt: skip
+            if name is not None:
+                cur.execute("UPDATE campaigns SET name=? WHERE campaign_id=?", (name, campaign_id))
+            self._update_counts(cur, campaign_id)
+
+    def stale_ledgers(self) -> list[Path]:
+        """Ledgers of recorded campaigns that changed since they were recorded (a crash
+        between the ledger and the workspace, a delivery refresh, a reconcile)."""
+        rows = self._db.query("SELECT ledger, ledger_mtime FROM campaigns WHERE ledger IS NOT NULL")
+        out = []
+        for path, recorded in rows:
+            mtime = ledger_mtime(path)
+            if mtime and mtime > float(recorded or 0):
+                out.append(Path(path))
+        return out
+
+    def _campaign_row(
+        self,
+        cur: Any,
+        key: str,
+        name: str,
+        fingerprint: str | None,
+        ledger: str | None,
+        *,
+        started_at: float | None,
+    ) -> int:
+        cur.execute(
+            "INSERT INTO campaigns(campaign_key, name, fingerprint, ledger, started_at, status) "
+            "VALUES (?, ?, ?, ?, ?, 'running') ON CONFLICT(campaign_key) DO NOTHING",
+            (key, name, fingerprint, ledger, started_at),
+        )
+        cur.execute("SELECT campaign_id FROM campaigns WHERE campaign_key=?", (key,))
+        row = cur.fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def _update_counts(self, cur: Any, campaign_id: int) -> None:
+        cur.execute(
+            "UPDATE campaigns SET "
+            "sent=(SELECT count(*) FROM history WHERE campaign_id=? AND state<>?), "
+            "delivered=(SELECT count(*) FROM history WHERE campaign_id=? AND state=?), "
+            "undelivered=(SELECT count(*) FROM history WHERE campaign_id=? AND state=?) "
+            "WHERE campaign_id=?",
+            (campaign_id, UNKNOWN, campaign_id, DELIVERED, campaign_id, UNDELIVERED, campaign_id),
+        )
+
+    # -- exclusions ------------------------------------------------------------------------
+    def exclusions(
+        self,
+        numbers: pd.Series,
+        contents: pd.Series,
+        *,
+        frequency_cap: str | None = None,
+        repeat_guard: Any = "7d",
+        now: float | None = None,
+        ignore_ledger: str | os.PathLike[str] | None = None,
+    ) -> pd.DataFrame:
+        """Who must not get this message now, aligned to ``numbers`` (API form):
+        columns ``state`` (``None``, ``skipped_opted_out``, ``skipped_already_sent`` or
+        ``skipped_frequency_cap``, in that order of precedence) and ``reason``.
+
+        ``frequency_cap`` ``"1/24h,4/30d"``: at most that many SMS in each window;
+        ``repeat_guard`` ``"7d"``: not the same content again within 7 days (``None``,
+        ``False`` or ``"off"``: no guard). One read of the opt-outs and one of the history
+        window, joined in pandas: never a query per number. ``ignore_ledger``: leave that
+        campaign's own sends out (its send-time re-check).
+        """
+        rules = parse_frequency_cap(frequency_cap)
+        guard = parse_repeat_guard(repeat_guard)
+        now = time.time() if now is None else float(now)
+        numbers = pd.Series(numbers, copy=False)
+        n = len(numbers)
+        state = np.full(n, None, dtype=object)
+        reason = np.full(n, None, dtype=object)
+        num = numbers.to_numpy(dtype=object)
+        free = np.ones(n, dtype=bool)
+        # 1. opt-outs: the whole list (small next to a campaign), matched in pandas
+        opt = self._db.query("SELECT number, source, opted_out_at FROM optouts")
+        if opt:
+            table = pd.DataFrame(opt, columns=["number", "source", "at"]).set_index("number")
+            hit = pd.Series(num).isin(table.index).to_numpy()
+            if hit.any():
+                found = table.loc[num[hit]]
+                days = _times(found["at"]).dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+                state[hit] = SKIPPED_OPTED_OUT
+                reason[hit] = ("opted out (" + found["source"].to_numpy(dtype=object) + ", "
+                               + days + ")")  # fmt: skip
+                free &= ~hit
+        # 2. history in the widest window, once
+        widest = max([r.seconds for r in rules] + [guard or 0.0])
+        if widest and free.any():
+            ints = number_ints(num)
+            ignore = None if ignore_ledger is None else _campaign_key(ignore_ledger, None, None)
+            hist = self._history_since(now - widest, ignore)
+            if len(hist):
+                known = free & np.isin(ints, hist["number"].to_numpy())
+                if guard is not None and known.any():
+                    again, when = _repeats(ints, contents, known, hist, now - guard)
+                    if again.any():
+                        stamp = pd.to_datetime(when[again], unit="s", utc=True)
+                        state[again] = SKIPPED_ALREADY_SENT
+                        reason[again] = (
+                            "already received this message on "
+                            + stamp.strftime("%Y-%m-%d %H:%M UTC").to_numpy(dtype=object)
+                            + f" (repeat_guard {describe_guard(guard)})"
+                        )
+                        known &= ~again
+                        free &= ~again
+                for rule in rules:
+                    if not known.any():
+                        break
+                    over, counts = _over_cap(ints, known, hist, rule, now)
+                    if over.any():
+                        state[over] = SKIPPED_FREQUENCY_CAP
+                        reason[over] = (
+                            f"frequency cap {rule.text}: "
+                            + counts[over].astype(str).astype(object)
+                            + f" SMS in the last {rule.text.split('/', 1)[1]}"
+                        )
+                        known &= ~over
+                        free &= ~over
+        index = numbers.index
+        return pd.DataFrame(
+            {
+                "state": pd.Series(state, index=index, dtype=object),
+                "reason": pd.Series(reason, index=index, dtype=object),
+            }
+        )
+
+    def _history_since(self, since: float, ignore: str | None = None) -> pd.DataFrame:
+        """number, content_hash, sent_at of every history row since ``since`` (but those of
+        the campaign keyed ``ignore``)."""
+        sql = "SELECT number, content_hash, sent_at FROM history WHERE sent_at >= ?"
+        params: tuple[Any, ...] = (since,)
+        if ignore is not None:
+            sql += (
+                " AND campaign_id NOT IN (SELECT campaign_id FROM campaigns WHERE campaign_key=?)"
+            )
+            params += (ignore,)
+        rows = self._db.query(sql, params)
+        if not rows:
+            return pd.DataFrame({"number": np.zeros(0, np.int64), "content_hash":
+                                 np.zeros(0, np.int64), "sent_at": np.zeros(0)})  # fmt: skip
+        arr = np.array(rows, dtype=object)
+        return pd.DataFrame({
+            "number": arr[:, 0].astype(np.int64),
+            "content_hash": arr[:, 1].astype(np.int64),
+            "sent_at": arr[:, 2].astype(np.float64),
+        })  # fmt: skip
+
+
+# -- helpers -----------------------------------------------------------------------------------
+_HISTORY_INSERT = ("campaign_id", "pos", "number", "content_hash", "sent_at", "state", "msg_id")
+
+
+def _repeats(
+    ints: np.ndarray, contents: pd.Series, rows: np.ndarray, hist: pd.DataFrame, since: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (mask) whose (number, content) is in the history since ``since``, and when."""
+    at = np.flatnonzero(rows)
+    hashes = content_hashes(pd.Series(contents, copy=False).iloc[at].to_numpy(dtype=object))
+    recent = hist[(hist["sent_at"] >= since) & (hist["content_hash"] != 0)]
+    last = recent.groupby(["number", "content_hash"], sort=False)["sent_at"].max()
+    cand = pd.MultiIndex.from_arrays([ints[at], hashes])
+    when_sub = last.reindex(cand).to_numpy(dtype=np.float64)
+    hit = ~np.isnan(when_sub)
+    mask = np.zeros(len(ints), dtype=bool)
+    when = np.full(len(ints), np.nan)
+    mask[at[hit]] = True
+    when[at[hit]] = when_sub[hit]
+    return mask, when
+
+
+def _over_cap(
+    ints: np.ndarray, rows: np.ndarray, hist: pd.DataFrame, rule: CapRule, now: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (mask) that already got ``rule.limit`` SMS in the rule's window, and counts."""
+    counts_by = hist.loc[hist["sent_at"] >= now - rule.seconds, "number"].value_counts()
+    counts = np.zeros(len(ints), dtype=np.int64)
+    at = np.flatnonzero(rows)
+    counts[at] = counts_by.reindex(ints[at]).fillna(0).to_numpy(dtype=np.int64)
+    return rows & (counts >= rule.limit), counts
+
+
+def _history_rows(result: CampaignResult) -> tuple[np.ndarray, ...]:
+    """(pos, number, content_hash, sent_at, state, msg_id) of the recorded recipients."""
+    states = np.asarray(result.states, dtype=object)
+    keep = np.flatnonzero(np.isin(states, RECORDED_STATES))
+    rec = result.plan.recipients
+    frame = result.frame
+    cols = result.columns
+    sent = frame[cols.submitted_at].iloc[keep]
+    fallback = result.started_at or time.time()
+    sent_at = (
+        pd.to_datetime(sent, utc=True).astype("int64").to_numpy() / 1e9
+        if len(keep) else np.zeros(0)
+    )  # fmt: skip
+    sent_at = np.where(sent.isna().to_numpy(), fallback, sent_at)
+    msg = frame[cols.msg_id].iloc[keep].to_numpy(dtype=object)
+    msg[pd.isna(msg)] = None
+    return (
+        keep.astype(np.int64),
+        number_ints(rec["number"].iloc[keep].to_numpy(dtype=object)),
+        content_hashes(rec["content"].iloc[keep].to_numpy(dtype=object)),
+        sent_at.astype(np.float64),
+        states[keep],
+        msg,
+    )
+
+
+def ledger_mtime(path: str | os.PathLike[str] | None) -> float:
+    """The newest modification time of a ledger file and its WAL (0 if there is none)."""
+    if path is None:
+        return 0.0
+    times = []
+    for p in (Path(path), Path(f"{os.fspath(path)}-wal")):
+        try:
+            times.append(p.stat().st_mtime)
+        except OSError:
+            continue
+    return max(times, default=0.0)
+
+
+def _ledger_text(ledger: str | os.PathLike[str] | None) -> str | None:
+    return None if ledger is None else str(Path(ledger).resolve())
+
+
+def _campaign_key(
+    ledger: str | os.PathLike[str] | None, fingerprint: str | None, started: float | None
+) -> str:
+    if ledger is not None:
+        return f"ledger:{_ledger_text(ledger)}"
+    return f"plan:{fingerprint}:{started!r}"
+
+
+def _name(name: str | None, ledger: Any, fingerprint: str | None) -> str:
+    if name:
+        return name
+    if ledger is not None:
+        return Path(ledger).stem
+    return f"campaign {(fingerprint or '?')[:12]}"
+
+
+def _read_numbers(source: Any, region: str, what: str) -> set[str]:
+    """API-form numbers of any source suppression lists accept (a single number too)."""
+    region = check_region(region)
+    if isinstance(source, int) and not isinstance(source, bool):
+        source = [source]
+    if isinstance(source, list | tuple) and len(source) == 0:
+        return set()
+    return set(read_suppression(source, default_region=region, what=what).numbers)
+
+
+def _check_text(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise UsageError(f"{what} must be a non-empty text such as 'crm-export', got {value!r}")
+    return value.strip()
+
+
+def _count(cur: Any, table: str) -> int:
+    cur.execute(f"SELECT count(*) FROM {table}")
+    row = cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+def _rowcount(cur: Any) -> int:
+    raw = getattr(cur, "raw", cur)
+    return max(int(raw.rowcount), 0)
+
+
+def _reply_key(number: str, at: float | None, content: str) -> str:
+    return hashlib.sha256(f"{number}\x1f{at!r}\x1f{content}".encode()).hexdigest()[:32]
+
+
+def _quote(text: str, limit: int = 60) -> str:
+    text = " ".join(str(text).split())
+    return '"' + (text if len(text) <= limit else text[: limit - 1] + "…") + '"'
+
+
+def _epoch(value: datetime | None) -> float | None:
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.astimezone()).timestamp()
+
+
+def _times(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(pd.to_numeric(values, errors="coerce"), unit="s", utc=True)
+
+
+__all__ = ["SyncReport", "Workspace", "WorkspaceError"]
