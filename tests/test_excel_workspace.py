@@ -47,7 +47,10 @@ def sheet_rows(path: Path, title: str) -> list[dict[str, object]]:
     finally:
         book.close()
     header = [str(h) for h in rows[0]]
-    return [dict(zip(header, r, strict=True)) for r in rows[1:]]
+    # read-only rows end at their last non-empty cell
+    return [
+        dict(zip(header, [*r, *[None] * (len(header) - len(r))], strict=True)) for r in rows[1:]
+    ]
 
 
 async def test_report_counts_and_lists_each_workspace_exclusion(

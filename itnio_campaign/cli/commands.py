@@ -59,6 +59,7 @@ from .workspace_cli import (  # cmd_workspace: run by name, like every cmd_*
     open_workspace,
     plan_keywords,
     print_workspace_line,
+    resume_workspace,
     workspace_line,
 )
 
@@ -388,11 +389,12 @@ def cmd_send(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     ledger = _existing_ledger(args.ledger)
     options = send_options_of(args)
+    workspace = resume_workspace(args)  # --workspace/--no-workspace; else the plan's own
 
     async def work(client: AsyncClient, stopper: Stopper) -> CampaignResult:
         return await resume_campaign(
             ledger, client, resend_missing=args.resend_missing, options=options, stopper=stopper,
-            override_gate=getattr(args, "override_gate", False),
+            override_gate=getattr(args, "override_gate", False), workspace=workspace,
         )  # fmt: skip
 
     return _finish_campaign(with_client(args, work, ledger), ledger, args.report)

@@ -53,6 +53,16 @@ def open_workspace(args: argparse.Namespace) -> Workspace | None:
         ) from exc
 
 
+def resume_workspace(args: argparse.Namespace) -> Any:
+    """resume_campaign's ``workspace``: False with ``--no-workspace``, the ``--workspace``
+    location, else None (the workspace the campaign was planned with)."""
+    if getattr(args, "no_workspace", False):
+        if getattr(args, "workspace", None):
+            raise CliError("give --workspace or --no-workspace, not both", code=EXIT_USAGE)
+        return False
+    return getattr(args, "workspace", None) or None
+
+
 def plan_keywords(args: argparse.Namespace) -> dict[str, Any]:
     """plan_campaign's ``workspace``, ``frequency_cap`` and ``repeat_guard`` of a command's
     flags (only for commands that declare them; only the ones given)."""
