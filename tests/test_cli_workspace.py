@@ -211,7 +211,8 @@ def test_sync_applies_stop_and_queues_a_sentence_for_review(
     review = run(["workspace", "review"], tmp_path)
     assert review.stdout.startswith("1 reply awaits review"), review.stdout
     assert "please stop sending me this bill" in review.stdout
-    review_id = Workspace(tmp_path / "itnio-workspace.sqlite").optout_review()["id"].iloc[0]
+    with Workspace(tmp_path / "itnio-workspace.sqlite") as ws:
+        review_id = ws.optout_review()["id"].iloc[0]
     decided = run(["workspace", "review", "--opt-out", str(review_id)], tmp_path)
     assert decided.returncode == 0, decided.stderr
     assert "0 replies await review" in decided.stdout
@@ -253,7 +254,8 @@ def test_a_second_demo_run_excludes_the_first_runs_stops(tmp_path: Path) -> None
     assert stops, first.stdout
     n_stops = int(stops[1].replace(",", ""))
     assert n_stops > 0  # the sandbox's replies include STOPs
-    assert Workspace(tmp_path / "itnio-workspace.sqlite").optout_review().shape[0] >= 1
+    with Workspace(tmp_path / "itnio-workspace.sqlite") as ws:  # closed: no -wal left open
+        assert ws.review_count() == 1
     second = run(["demo", "--no-progress"], tmp_path, timeout=180)
     assert second.returncode == 0, second.stderr
     dry_run = second.stdout.split("Sending with")[0]
