@@ -35,7 +35,7 @@ from ..models import (
     UNKNOWN,
     Reply,
 )
-from ..numbers import check_region
+from ..numbers import check_region, normalize_number
 from ..suppression import read_suppression
 from .backend import Backend, WorkspaceError
 from .caps import (
@@ -740,10 +740,18 @@ def _name(name: str | None, ledger: Any, fingerprint: str | None) -> str:
 def _read_numbers(source: Any, region: str, what: str) -> set[str]:
     """API-form numbers of any source suppression lists accept (a single number too)."""
     region = check_region(region)
-    if isinstance(source, int) and not isinstance(source, bool):
-        source = [source]
-    if isinstance(source, list | tuple) and len(source) == 0:
+    if isinstance(source, list | tuple) and len(source) == 1:
+        source = source[0]
+    elif isinstance(source, list | tuple) and len(source) == 0:
         return set()
+    if isinstance(source, int) and not isinstance(source, bool):
+        source = str(source)
+    one = isinstance(source, str) and not re.search(r"[,;\t\r\n]", source)
+    if one and not os.path.exists(source):  # one number: the quick reader
+        try:
+            return {normalize_number(source, region)}
+        except UsageError:
+            pass  # read_suppression says what is wrong with it
     return set(read_suppression(source, default_region=region, what=what).numbers)
 
 

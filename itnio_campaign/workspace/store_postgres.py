@@ -72,9 +72,9 @@ class PostgresBackend:
             ) from None
         try:
             self._check_and_create()
-        except psycopg.Error as exc:
+        except BaseException:
             self.close()
-            raise WorkspaceError(f"workspace {self.location}: {mask(str(exc).strip())}") from None
+            raise
 
     def _check_and_create(self) -> None:
         with self.transaction() as cur:
@@ -101,8 +101,14 @@ class PostgresBackend:
     def transaction(self) -> Iterator[Cursor]:
         with self._lock:
             self._reconnect_if_broken()
-            with self._conn.transaction(), self._conn.cursor() as cur:
-                yield _Adapted(cur)
+            try:
+                with self._conn.transaction(), self._conn.cursor() as cur:
+                    yield _Adapted(cur)
+            except self._psycopg.Error as exc:
+                raise WorkspaceError(
+                    f"the PostgreSQL workspace {self.location} failed: "
+                    f"{mask(str(exc).strip())}; check the server and try again"
+                ) from None
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.transaction() as cur:
@@ -118,7 +124,7 @@ class PostgresBackend:
                 copy.write_row(row)
 
     def _reconnect_if_broken(self) -> None:
-        if self._conn.closed or self._conn.broken:
+        if self._conn.closed or self._conn.broken:  # never silently reconnect mid-campaign
             raise WorkspaceError(
                 f"the connection to the PostgreSQL workspace {self.location} was lost; "
                 "open the workspace again"

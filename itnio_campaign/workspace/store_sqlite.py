@@ -40,6 +40,9 @@ class SqliteBackend:
                 check_same_thread=False,
             )  # fmt: skip
             self._check_and_create()
+        except WorkspaceError:
+            self._close_quietly()
+            raise
         except sqlite3.DatabaseError as exc:
             self._close_quietly()
             raise WorkspaceError(
@@ -70,8 +73,8 @@ class SqliteBackend:
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
-        with self._lock:
-            cur = self._conn.cursor()
+        with self._lock, self._errors():
+            cur = self._open().cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
                 yield cur
@@ -84,8 +87,24 @@ class SqliteBackend:
                 cur.close()
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return self._conn.execute(sql, tuple(params)).fetchall()
+        with self._lock, self._errors():
+            return self._open().execute(sql, tuple(params)).fetchall()
+
+    def _open(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise WorkspaceError(f"the workspace {self.location} was closed; open it again")
+        return self._conn
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """SQLite errors become one WorkspaceError naming the file (nothing is sent then)."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise WorkspaceError(
+                f"the workspace {self.location} cannot be read or written ({exc}); check the "
+                "file (disk, permissions), or move it away to start a new workspace"
+            ) from None
 
     def copy_rows(
         self, cur: Cursor, table: str, columns: Sequence[str], rows: Iterator[tuple[Any, ...]]
