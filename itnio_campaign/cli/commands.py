@@ -55,6 +55,7 @@ from .common import (
 from .workspace_cli import (  # cmd_workspace: run by name, like every cmd_*
     close_workspace,
     cmd_workspace,  # noqa: F401
+    continued_plan,
     demo_sync,
     open_workspace,
     plan_keywords,
@@ -355,6 +356,8 @@ def cmd_send(args: argparse.Namespace) -> int:
     options = send_options_of(args)
     trial = _trial_of(args)  # a bad --trial/--gate fails before anything else
     credentials_of(args)  # fail on credentials before asking to confirm
+    ledger = Path(args.ledger) if args.ledger else default_ledger(args.file)
+    plan = continued_plan(plan, args, ledger, make_plan)  # this campaign again: ledger rules
     n = ready_count(plan)
     print(plan.summary())
     print_workspace_line(plan, args)

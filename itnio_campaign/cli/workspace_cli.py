@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -86,6 +87,27 @@ def plan_keywords(args: argparse.Namespace) -> dict[str, Any]:
     if guard is not None:
         out["repeat_guard"] = guard or None
     return out
+
+
+def continued_plan(
+    plan: Any, args: argparse.Namespace, ledger: Path, make_plan: Callable[..., Any]
+) -> Any:
+    """The plan ``send`` sends: ``plan``, or, when its repeat guard skipped rows because this
+    very campaign is already in a ledger of the folder (the same file sent again, after a stop
+    or for ``--send-again``), the plan without the guard, so the ledger's rules decide
+    (continue it, refuse another ledger, or ``--send-again``). A ``--repeat-guard`` given
+    explicitly is kept as given."""
+    states = plan.recipients["state"]
+    if getattr(args, "repeat_guard", None) is not None or "workspace_used" not in vars(args):
+        return plan
+    if not (states == "skipped_already_sent").any():
+        return plan
+    from ..recovery import holds_plan, sent_ledgers
+
+    base = make_plan(argparse.Namespace(**{**vars(args), "repeat_guard": "off"}))
+    if holds_plan(ledger, base.fingerprint) or sent_ledgers(ledger.parent, base.fingerprint):
+        return base
+    return plan
 
 
 def _off_or(value: str | None) -> str | None:
