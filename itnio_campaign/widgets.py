@@ -344,6 +344,7 @@ class CampaignForm:
         #: The workspace the dry run checks (opened there; see ``_workspace_keywords``).
         self.workspace: Any = None
         self._workspace_init, self._frequency_cap_init = workspace, frequency_cap
+        self._plan_kwargs: dict[str, Any] = {}  # the last dry run's plan_campaign keywords
         #: The running tasks, for code (and tests) that want to await them.
         self.sending_task: asyncio.Task[None] | None = None
         self.balance_task: asyncio.Task[None] | None = None
@@ -662,8 +663,7 @@ class CampaignForm:
             return
         key = self.settings_key()
         try:
-            plan = plan_campaign(
-                self.df,
+            self._plan_kwargs = dict(
                 number_col=self.number_col.value,
                 content=self.content.value,
                 sender_id=self.sender_id.value.strip() or None,
@@ -676,6 +676,7 @@ class CampaignForm:
                 smart_encoding=bool(self.smart_encoding.value),
                 **self._workspace_keywords(),
             )
+            plan = plan_campaign(self.df, **self._plan_kwargs)
         except (ItnioError, ValueError, KeyError, TypeError) as exc:
             self.plan = None
             self.gate.clear()
@@ -685,8 +686,10 @@ class CampaignForm:
             self._error(f"Dry run failed: {exc}")
             self._update_send_state()
             return
-        summary = plan.summary()
         earlier = find_earlier_campaign(self.ledger_dir, plan.fingerprint)
+        if earlier is None:  # issue 13: the repeat guard must not hide the campaign it continues
+            plan, earlier = self._continued(plan)
+        summary = plan.summary()
         if earlier is None and self.ledger_dir is None and plan.fingerprint in self.gate.sent:
             earlier = EarlierCampaign(None)  # sent without a ledger: nothing to continue
         self.plan = plan
@@ -1029,6 +1032,22 @@ class CampaignForm:
         if guard:
             out["repeat_guard"] = None if guard.lower() in ("off", "none", "0") else guard
         return out
+
+    def _continued(self, plan: Any) -> tuple[Any, EarlierCampaign | None]:
+        """``plan``, or, when its repeat guard skipped rows because this very campaign was
+        sent from the ledger folder, the plan without the guard and that campaign (Send then
+        continues it, or sends again to everyone only when ticked). A guard typed in the form
+        is kept as typed."""
+        states = plan.recipients["state"]
+        if self.repeat_guard.value.strip() or not (states == "skipped_already_sent").any():
+            return plan, None
+        from .plan import plan_campaign
+
+        base = plan_campaign(self.df, **{**self._plan_kwargs, "repeat_guard": None})
+        earlier = find_earlier_campaign(self.ledger_dir, base.fingerprint)
+        if earlier is not None or (self.ledger_dir is None and base.fingerprint in self.gate.sent):
+            return base, earlier
+        return plan, None
 
     def _workspace_html(self, plan: Any) -> str:
         """Under the dry run (whose summary counts the exclusions): which workspace was

@@ -100,19 +100,25 @@ async def test_a_form_send_is_remembered_by_the_repeat_guard_and_the_cap(
     await send(form)
     assert form.result is not None and form.result.status == "completed"
     assert sum(accepted_numbers(sb).values()) == 5
-    ws = Workspace(tmp_path / "ws.sqlite")
-    assert len(ws.campaigns()) == 1 and len(ws.history(api(0))) == 1
-    # The same message again: the repeat guard skips everyone.
+    with Workspace(tmp_path / "ws.sqlite") as ws:
+        assert len(ws.campaigns()) == 1 and len(ws.history(api(0))) == 1
+    # The same plan in the same form continues its campaign (the ledger knows: nobody left)...
     await dry_run(form)
-    summary = text(form.summary.value)
+    assert form.confirm.description == "Send the 0 not sent yet" and form.confirm.disabled
+    # ... while the same message from another ledger folder is yesterday's file re-run: the
+    # repeat guard skips everyone.
+    other = make_form(contacts(), sb, tmp_path / "elsewhere", workspace=tmp_path / "ws.sqlite")
+    other.content.value = CONTENT
+    await dry_run(other)
+    summary = text(other.summary.value)
     assert "0 opted out (workspace), 0 over the frequency cap, 5 already sent this content" in (
         summary
     )
-    assert form.confirm.disabled  # nobody to send
+    assert other.confirm.disabled  # nobody to send
     # The override, typed in the form, lets it through.
-    form.repeat_guard.value = "off"
-    await dry_run(form)
-    assert int(form.gate.ready) == 5
+    other.repeat_guard.value = "off"
+    await dry_run(other)
+    assert int(other.gate.ready) == 5 and not other.confirm.disabled
     # Another message with a cap of one a day: everyone is over the cap.
     form.repeat_guard.value = ""
     form.content.value = "News for {name}"
