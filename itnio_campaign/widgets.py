@@ -865,6 +865,7 @@ class CampaignForm:
                 self._error(f"Sending halted: {result.halt_reason}")
         finally:
             self.gate.finish()
+            self._close_workspace()
             self._update_send_state()
 
     def _on_progress(self, event: Any) -> None:
@@ -1048,6 +1049,13 @@ class CampaignForm:
         if earlier is not None or (self.ledger_dir is None and base.fingerprint in self.gate.sent):
             return base, earlier
         return plan, None
+
+    def _close_workspace(self) -> None:
+        """Close the workspace after a send (it recorded the campaign): the next dry run
+        opens it again, and a closed SQLite workspace leaves no -wal/-shm files behind."""
+        if self.workspace is not None and self._workspace_init is not self.workspace:
+            self.workspace.close()
+            self.workspace = None
 
     def _workspace_html(self, plan: Any) -> str:
         """Under the dry run (whose summary counts the exclusions): which workspace was
