@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, dict[str, Any]] = {
     "bench_send": {"n_cpu": 100_000, "n_wall": 20_000, "n_rss": 100_000},
     "bench_ledger": {"n": 100_000},
     "bench_excel": {"n": 20_000},
+    "bench_workspace": {"scale": 0.05},
 }
 
 

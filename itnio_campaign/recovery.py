@@ -248,13 +248,16 @@ async def _continue(
     if trial is not None:
         result.add_batches(ledger.batches(extra=True))
     to_send = resumable_batches(ledger, plan)
+    ws_note = ""
     if workspace is not None:  # opt-outs and caps again, just before sending (issue 13)
         register(workspace, plan, ledger)
-        to_send, note = recheck(workspace, plan, result, to_send, ledger=ledger, trial=trial)
-        notes.append(note)
+        to_send, ws_note = recheck(workspace, plan, result, to_send, ledger=ledger, trial=trial)
+        notes.append(ws_note)
         trial = load_trial(ledger) if trial is not None else None
     if not to_send and ledger.last_seq() > 0:
         result.notice = _nothing_to_send(result, ledger.path)
+        if ws_note:
+            result.notice = f"{ws_note} {result.notice}"
         return result
     if trial is None:
         await _send_part(ledger, result, client, to_send, opts, on_progress)

@@ -426,6 +426,11 @@ class CampaignResult:
                 self._delivered_at[row] = rec.receive_time.timestamp()
         return changed
 
+    def outcome_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(state, msg_id, submitted_at as epoch seconds, NaN for none) per row, as copies:
+        what the workspace records, without building :attr:`frame` (a copy of your frame)."""
+        return self._state.copy(), self._msg_id.copy(), self._submitted_at.copy()
+
     def pending_delivery_ids(self) -> list[str]:
         """msgIds accepted by the provider whose delivery is not final yet."""
         mask = np.isin(self._state, (SUBMITTED, SENDING))

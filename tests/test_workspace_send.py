@@ -228,3 +228,62 @@ async def test_a_delivery_refresh_of_the_ledger_reaches_the_workspace_on_open(
         states = {ws.history(n)["state"].iloc[0] for n in numbers(3)}
         assert states <= {"delivered", "undelivered"}
         assert ws.stale_ledgers() == []
+
+
+class _FakeTime:
+    """The trial's wait on a clock the test owns (sleep advances it at once)."""
+
+    def __init__(self) -> None:
+        import time
+
+        self.now = time.time()
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+async def test_a_trial_campaign_rechecks_trial_and_rest(
+    ws_location: str, sb: Sandbox, client: AsyncClient, tmp_path: Path
+) -> None:
+    from itnio_campaign.ledger import Ledger
+    from itnio_campaign.trial import trial_positions
+    from itnio_campaign.trial_store import load_trial
+
+    ws = Workspace(ws_location)
+    plan = plan_of(400, ws)
+    in_trial = trial_positions(plan, 0.05)
+    rest = sorted(set(range(400)) - set(in_trial))
+    out = [numbers(400)[in_trial[0]], numbers(400)[rest[-1]]]
+    ws.add_optouts(out, source="reply")  # after planning
+    fake = _FakeTime()
+    ledger = tmp_path / "campaign.sqlite"
+    result = await send_campaign(
+        plan, client, ledger=ledger, trial=0.05, clock=fake.clock, sleep=fake.sleep,
+        progress=False,
+    )  # fmt: skip
+    assert result.status == "completed", result.halt_reason
+    # the trial (20 planned, 1 opted out) went first and was judged; the rest then
+    counts = result.summary().counts
+    assert counts == {"skipped_opted_out": 2, "delivered": 19, "submitted": 379}, counts
+    assert all(sb.times_accepted(n) == 0 for n in out)
+    assert max(sb.number_counts().values()) == 1
+    with Ledger.open(ledger, create=False, readonly=True) as opened:
+        record = load_trial(opened)
+    assert record is not None and in_trial[0] not in record.positions
+    assert len(record.positions) == len(in_trial) - 1
+    assert record.decision is not None and record.decision["passed"] is True
+
+
+async def test_a_plan_made_inside_a_with_block_is_checked_after_it(
+    tmp_path: Path, sb: Sandbox, client: AsyncClient
+) -> None:
+    location = str(tmp_path / "ws.sqlite")
+    with Workspace(location) as ws:
+        plan = plan_of(2, ws)
+    Workspace(location).add_optouts(numbers(2)[1], source="crm-export")
+    result = await send_campaign(plan, client, progress=False)  # the workspace is reopened
+    assert result.frame["state"].tolist() == ["submitted", "skipped_opted_out"]
+    assert sb.times_accepted(numbers(2)[1]) == 0

@@ -59,6 +59,9 @@ class Backend(Protocol):
 
     def close(self) -> None: ...
 
+    @property
+    def closed(self) -> bool: ...
+
 
 _PASSWORD = re.compile(r"^(postgres(?:ql)?://[^:/@]*:)([^@]*)(@)", re.IGNORECASE)
 

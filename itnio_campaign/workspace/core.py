@@ -139,6 +139,11 @@ class Workspace:
     def close(self) -> None:
         self._db.close()
 
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close` (sending opens the workspace again from its location)."""
+        return self._db.closed
+
     def __enter__(self) -> Workspace:
         return self
 
@@ -342,13 +347,13 @@ class Workspace:
         delivery is not final; store the final states; return how many rows changed."""
         now = time.time() if now is None else now
         rows = self._db.query(
-            "SELECT campaign_id, pos, msg_id FROM history WHERE sent_at >= ? "
+            "SELECT sent_at, campaign_id, pos, msg_id FROM history WHERE sent_at >= ? "
             "AND state IN (?, ?) AND msg_id IS NOT NULL AND msg_id <> ''",
             (now - days * 86400, SUBMITTED, SENDING),
         )
-        where: dict[str, tuple[int, int]] = {m: (c, p) for c, p, m in rows}
+        where: dict[str, tuple[float, int, int]] = {m: (t, c, p) for t, c, p, m in rows}
         ids = list(where)
-        updates: list[tuple[str, int, int]] = []
+        updates: list[tuple[str, float, int, int]] = []
         for i in range(0, len(ids), MAX_REPORT_IDS):
             report = await client.get_report(ids[i : i + MAX_REPORT_IDS])
             for rec in report.records:
@@ -357,7 +362,17 @@ class Workspace:
                     updates.append((state, *where[rec.msg_id]))
         if updates:
             with self._db.transaction() as cur:
-                cur.executemany("UPDATE history SET state=? WHERE campaign_id=? AND pos=?", updates)
+                cur.executemany(
+                    "UPDATE history SET state=? WHERE sent_at=? AND campaign_id=? AND pos=?",
+                    updates,
+                )
+                for campaign_id in sorted({u[2] for u in updates}):
+                    states = [u[0] for u in updates if u[2] == campaign_id]
+                    cur.execute(
+                        "UPDATE campaigns SET delivered=delivered+?, undelivered=undelivered+? "
+                        "WHERE campaign_id=?",
+                        (states.count(DELIVERED), states.count(UNDELIVERED), campaign_id),
+                    )
         return len(updates)
 
     async def sync(self, client: Any) -> SyncReport:
@@ -406,15 +421,25 @@ class Workspace:
             campaign_id = self._campaign_row(
                 cur, IMPORTED_KEY, IMPORTED_NAME, None, None, started_at=None
             )
-            cur.execute("SELECT coalesce(max(pos), -1) FROM history WHERE campaign_id=?",
-                        (campaign_id,))  # fmt: skip
-            first = int((cur.fetchone() or (-1,))[0]) + 1
-            rows = (
-                (campaign_id, first + k, number, 0, at, state, msg_id)
+            cur.execute("SELECT next_pos FROM campaigns WHERE campaign_id=?", (campaign_id,))
+            first = int((cur.fetchone() or (0,))[0])
+            rows = sorted(
+                (at, campaign_id, first + k, number, 0, state, msg_id)
                 for k, (msg_id, (number, at, state)) in enumerate(found.items())
             )
-            self._db.copy_rows(cur, "history", _HISTORY_INSERT, rows)
-            self._update_counts(cur, campaign_id)
+            self._db.copy_rows(cur, "history", _HISTORY_INSERT, iter(rows))
+            states = [r[5] for r in rows]
+            cur.execute(
+                "UPDATE campaigns SET next_pos=?, recipients=recipients+?, sent=sent+?, "
+                "undelivered=undelivered+?, first_sent_at=coalesce(min(first_sent_at, ?), ?), "
+                "last_sent_at=coalesce(max(last_sent_at, ?), ?) WHERE campaign_id=?"
+                if self.kind == "sqlite"
+                else "UPDATE campaigns SET next_pos=?, recipients=recipients+?, sent=sent+?, "
+                "undelivered=undelivered+?, first_sent_at=least(first_sent_at, ?, ?), "
+                "last_sent_at=greatest(last_sent_at, ?, ?) WHERE campaign_id=?",
+                (first + len(rows), len(rows), len(rows), states.count(UNDELIVERED),
+                 rows[0][0], rows[0][0], rows[-1][0], rows[-1][0], campaign_id),
+            )  # fmt: skip
         return len(found)
 
     # -- campaigns and history -------------------------------------------------------------
@@ -476,28 +501,44 @@ class Workspace:
         fingerprint = getattr(plan, "fingerprint", None)
         started = result.started_at
         key = _campaign_key(ledger, fingerprint, started)
-        rows = _history_rows(result)
+        sent_at, pos, number, chash, state, msg = _history_rows(result)
         mtime = ledger_mtime(ledger) if ledger is not None else 0.0
+        order = np.lexsort((pos, sent_at))  # the table's key order: appended in sequence
+        first = float(sent_at[order[0]]) if len(order) else None
+        last = float(sent_at[order[-1]]) if len(order) else None
         with self._db.transaction() as cur:
             campaign_id = self._campaign_row(
                 cur, key, _name(name, ledger, fingerprint), fingerprint, _ledger_text(ledger),
                 started_at=started,
             )  # fmt: skip
-            cur.execute("DELETE FROM history WHERE campaign_id=?", (campaign_id,))
+            cur.execute(
+                "SELECT first_sent_at, last_sent_at FROM campaigns WHERE campaign_id=?",
+                (campaign_id,),
+            )
+            lo, hi = cur.fetchone() or (None, None)
+            if lo is not None:  # recorded before: its rows are replaced (their range only)
+                cur.execute(
+                    "DELETE FROM history WHERE sent_at >= ? AND sent_at <= ? AND campaign_id=?",
+                    (lo, hi, campaign_id),
+                )
+            columns = (sent_at, np.full(len(pos), campaign_id), pos, number, chash, state, msg)
             self._db.copy_rows(
-                cur, "history", _HISTORY_INSERT,
-                zip(np.full(len(rows[0]), campaign_id).tolist(), *(c.tolist() for c in rows),
-                    strict=True),
-            )  # fmt: skip
+                cur,
+                "history",
+                _HISTORY_INSERT,
+                zip(*(c[order].tolist() for c in columns), strict=True),
+            )
             cur.execute(
                 "UPDATE campaigns SET status=?, started_at=?, finished_at=?, recipients=?, "
-                "recorded_at=?, ledger_mtime=? WHERE campaign_id=?",
+                "recorded_at=?, ledger_mtime=?, first_sent_at=?, last_sent_at=?, next_pos=?, "
+                "sent=?, delivered=?, undelivered=? WHERE campaign_id=?",
                 (result.status, started, result.finished_at, len(plan.recipients), time.time(),
-                 mtime, campaign_id),
+                 mtime, first, last, len(plan.recipients), int((state != UNKNOWN).sum()),
+                 int((state == DELIVERED).sum()), int((state == UNDELIVERED).sum()),
+                 campaign_id),
             )  # fmt: skip
             if name is not None:
                 cur.execute("UPDATE campaigns SET name=? WHERE campaign_id=?", (name, campaign_id))
-            self._update_counts(cur, campaign_id)
 
     def stale_ledgers(self) -> list[Path]:
         """Ledgers of recorded campaigns that changed since they were recorded (a crash
@@ -530,16 +571,6 @@ class Workspace:
         assert row is not None
         return int(row[0])
 
-    def _update_counts(self, cur: Any, campaign_id: int) -> None:
-        cur.execute(
-            "UPDATE campaigns SET "
-            "sent=(SELECT count(*) FROM history WHERE campaign_id=? AND state<>?), "
-            "delivered=(SELECT count(*) FROM history WHERE campaign_id=? AND state=?), "
-            "undelivered=(SELECT count(*) FROM history WHERE campaign_id=? AND state=?) "
-            "WHERE campaign_id=?",
-            (campaign_id, UNKNOWN, campaign_id, DELIVERED, campaign_id, UNDELIVERED, campaign_id),
-        )
-
     # -- exclusions ------------------------------------------------------------------------
     def exclusions(
         self,
@@ -569,23 +600,25 @@ class Workspace:
         state = np.full(n, None, dtype=object)
         reason = np.full(n, None, dtype=object)
         num = numbers.to_numpy(dtype=object)
+        ints = number_ints(num)  # numbers compared as 64-bit integers: hashing is cheap
         free = np.ones(n, dtype=bool)
-        # 1. opt-outs: the whole list (small next to a campaign), matched in pandas
+        # 1. opt-outs: the whole list (small next to a campaign), matched on integers
         opt = self._db.query("SELECT number, source, opted_out_at FROM optouts")
         if opt:
-            table = pd.DataFrame(opt, columns=["number", "source", "at"]).set_index("number")
-            hit = pd.Series(num).isin(table.index).to_numpy()
+            opt_num, opt_source, opt_at = (
+                np.array(c, dtype=object) for c in zip(*opt, strict=True)
+            )
+            where = pd.Index(number_ints(opt_num)).get_indexer(ints)
+            hit = (where >= 0) & (ints > 0)
             if hit.any():
-                found = table.loc[num[hit]]
-                days = _times(found["at"]).dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+                at = where[hit]
+                days = _times(pd.Series(opt_at[at])).dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
                 state[hit] = SKIPPED_OPTED_OUT
-                reason[hit] = ("opted out (" + found["source"].to_numpy(dtype=object) + ", "
-                               + days + ")")  # fmt: skip
+                reason[hit] = "opted out (" + opt_source[at] + ", " + days + ")"
                 free &= ~hit
         # 2. history in the widest window, once
         widest = max([r.seconds for r in rules] + [guard or 0.0])
         if widest and free.any():
-            ints = number_ints(num)
             ignore = None if ignore_ledger is None else _campaign_key(ignore_ledger, None, None)
             hist = self._history_since(now - widest, ignore)
             if len(hist):
@@ -634,19 +667,13 @@ class Workspace:
             )
             params += (ignore,)
         rows = self._db.query(sql, params)
-        if not rows:
-            return pd.DataFrame({"number": np.zeros(0, np.int64), "content_hash":
-                                 np.zeros(0, np.int64), "sent_at": np.zeros(0)})  # fmt: skip
-        arr = np.array(rows, dtype=object)
-        return pd.DataFrame({
-            "number": arr[:, 0].astype(np.int64),
-            "content_hash": arr[:, 1].astype(np.int64),
-            "sent_at": arr[:, 2].astype(np.float64),
-        })  # fmt: skip
+        # a structured array converts the list of tuples in C (no object columns)
+        arr = np.array(rows, dtype=[("number", "i8"), ("content_hash", "i8"), ("sent_at", "f8")])
+        return pd.DataFrame({name: arr[name] for name in arr.dtype.names or ()})
 
 
 # -- helpers -----------------------------------------------------------------------------------
-_HISTORY_INSERT = ("campaign_id", "pos", "number", "content_hash", "sent_at", "state", "msg_id")
+_HISTORY_INSERT = ("sent_at", "campaign_id", "pos", "number", "content_hash", "state", "msg_id")
 
 
 def _repeats(
@@ -679,26 +706,21 @@ def _over_cap(
 
 
 def _history_rows(result: CampaignResult) -> tuple[np.ndarray, ...]:
-    """(pos, number, content_hash, sent_at, state, msg_id) of the recorded recipients."""
-    states = np.asarray(result.states, dtype=object)
+    """(sent_at, pos, number, content_hash, state, msg_id) of the recorded recipients."""
+    all_states, msg_ids, submitted = result.outcome_arrays()
+    states = np.asarray(all_states, dtype=object)
     keep = np.flatnonzero(np.isin(states, RECORDED_STATES))
     rec = result.plan.recipients
-    frame = result.frame
-    cols = result.columns
-    sent = frame[cols.submitted_at].iloc[keep]
     fallback = result.started_at or time.time()
-    sent_at = (
-        pd.to_datetime(sent, utc=True).astype("int64").to_numpy() / 1e9
-        if len(keep) else np.zeros(0)
-    )  # fmt: skip
-    sent_at = np.where(sent.isna().to_numpy(), fallback, sent_at)
-    msg = frame[cols.msg_id].iloc[keep].to_numpy(dtype=object)
+    sent_at = np.asarray(submitted, dtype=np.float64)[keep]
+    sent_at[np.isnan(sent_at)] = fallback  # unknown ones: when the campaign started
+    msg = np.asarray(msg_ids, dtype=object)[keep]
     msg[pd.isna(msg)] = None
     return (
+        sent_at.astype(np.float64),
         keep.astype(np.int64),
         number_ints(rec["number"].iloc[keep].to_numpy(dtype=object)),
         content_hashes(rec["content"].iloc[keep].to_numpy(dtype=object)),
-        sent_at.astype(np.float64),
         states[keep],
         msg,
     )

@@ -48,16 +48,22 @@ def workspace_for(plan: PlanLike, workspace: Any = None) -> Workspace | None:
     if workspace is False:
         return None
     if isinstance(workspace, Workspace):
-        return workspace
+        return _open(workspace)
     if workspace is not None:
         return Workspace(workspace)
     own = getattr(plan, "workspace", None)
     if isinstance(own, Workspace):
-        return own
+        return _open(own)
     stored = plan.settings.get("workspace")
     if not stored:
         return None
     return Workspace(_unmasked(str(stored)))
+
+
+def _open(ws: Workspace) -> Workspace:
+    """``ws``, or the same workspace opened again when it was closed (``with Workspace()``
+    around the planning, sending after the block)."""
+    return Workspace(_unmasked(ws.location), keywords=ws.keywords) if ws.closed else ws
 
 
 def _unmasked(stored: str) -> str:

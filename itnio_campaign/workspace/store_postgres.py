@@ -134,3 +134,7 @@ class PostgresBackend:
         with self._lock:
             if not self._conn.closed:
                 self._conn.close()
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._conn.closed)

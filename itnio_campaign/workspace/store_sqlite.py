@@ -116,6 +116,10 @@ class SqliteBackend:
         with self._lock:
             self._close_quietly()
 
+    @property
+    def closed(self) -> bool:
+        return self._conn is None
+
     def _close_quietly(self) -> None:
         conn = getattr(self, "_conn", None)
         if conn is not None:
