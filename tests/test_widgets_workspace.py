@@ -99,6 +99,8 @@ async def test_a_form_send_is_remembered_by_the_repeat_guard_and_the_cap(
     form = workspace_form(sb, tmp_path)
     await send(form)
     assert form.result is not None and form.result.status == "completed"
+    # The form closed the workspace after recording the send: no SQLite companions are left.
+    assert sorted(p.name for p in tmp_path.glob("ws.sqlite*")) == ["ws.sqlite"]
     assert sum(accepted_numbers(sb).values()) == 5
     with Workspace(tmp_path / "ws.sqlite") as ws:
         assert len(ws.campaigns()) == 1 and len(ws.history(api(0))) == 1
