@@ -611,10 +611,12 @@ class Workspace:
             where = pd.Index(number_ints(opt_num)).get_indexer(ints)
             hit = (where >= 0) & (ints > 0)
             if hit.any():
-                at = where[hit]
-                days = _times(pd.Series(opt_at[at])).dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+                # one text per distinct (source, day): imports share both
+                pairs = pd.DataFrame({"s": opt_source, "d": _days(opt_at)})
+                codes, uniques = pd.factorize(pd.MultiIndex.from_frame(pairs))
+                texts = np.array([f"opted out ({s}, {d})" for s, d in uniques], dtype=object)
                 state[hit] = SKIPPED_OPTED_OUT
-                reason[hit] = "opted out (" + opt_source[at] + ", " + days + ")"
+                reason[hit] = texts[codes[where[hit]]]
                 free &= ~hit
         # 2. history in the widest window, once
         widest = max([r.seconds for r in rules] + [guard or 0.0])
@@ -622,7 +624,7 @@ class Workspace:
             ignore = None if ignore_ledger is None else _campaign_key(ignore_ledger, None, None)
             hist = self._history_since(now - widest, ignore)
             if len(hist):
-                known = free & np.isin(ints, hist["number"].to_numpy())
+                known = free & pd.Series(ints).isin(hist["number"].to_numpy()).to_numpy()
                 if guard is not None and known.any():
                     again, when = _repeats(ints, contents, known, hist, now - guard)
                     if again.any():
@@ -807,6 +809,14 @@ def _epoch(value: datetime | None) -> float | None:
     if value is None:
         return None
     return (value if value.tzinfo else value.astimezone()).timestamp()
+
+
+def _days(epochs: np.ndarray) -> np.ndarray:
+    """``"YYYY-MM-DD"`` (UTC) of each epoch, formatted once per distinct day."""
+    day = (pd.to_numeric(pd.Series(epochs), errors="coerce").fillna(0) // 86400).astype(np.int64)
+    codes, uniques = pd.factorize(day)
+    texts = pd.to_datetime(np.asarray(uniques) * 86400, unit="s", utc=True).strftime("%Y-%m-%d")
+    return np.asarray(texts, dtype=object)[codes]
 
 
 def _times(values: pd.Series) -> pd.Series:
