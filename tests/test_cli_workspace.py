@@ -282,3 +282,25 @@ def test_demo_with_no_workspace_keeps_nothing(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "no workspace: " in proc.stdout and "opted out (workspace)" not in proc.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["campaign_report.xlsx"]
+
+
+def test_resume_honours_an_opt_out_recorded_after_the_halt(tmp_path: Path) -> None:
+    contacts = small_csv(tmp_path)
+    with SandboxThread(seed=1, balance="0", reply_rate=0.0) as sb:
+        env = sandbox_env(sb)
+        halted = run(["send", str(contacts), "--content", CONTENT, "--yes", "--no-progress"],
+                     tmp_path, env)  # fmt: skip
+        assert halted.returncode == 3, halted.stderr
+        # Meanwhile a colleague records a STOP in the same (default) workspace.
+        added = run(["workspace", "optouts", "add", "+91 98 0000 0003"], tmp_path)
+        assert added.returncode == 0, added.stderr
+        sb.balance = "1000"
+        ledger = tmp_path / "contacts.csv.campaign.sqlite"
+        both = run(["resume", str(ledger), "--no-workspace", "--workspace", "x.sqlite"],
+                   tmp_path, env)  # fmt: skip
+        assert both.returncode == 2 and both.stderr.startswith("error: ")
+        resumed = run(["resume", str(ledger), "--no-progress"], tmp_path, env)
+        assert resumed.returncode == 0, resumed.stderr
+        assert set(number_counts(sb)) == {f"9198{i:08d}" for i in (0, 1, 2, 4)}
+        assert set(number_counts(sb).values()) == {1}
+    assert "skipped_opted_out" in resumed.stdout
