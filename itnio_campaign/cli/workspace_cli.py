@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -45,13 +46,16 @@ def open_workspace(args: argparse.Namespace) -> Workspace | None:
 
     location = getattr(args, "workspace", None) or None
     try:
-        return Workspace(location)
+        workspace = Workspace(location)
     except WorkspaceError as exc:
         raise CliError(
             _one_line(exc),
             "fix --workspace (or ITNIO_WORKSPACE), or pass --no-workspace to go without it "
             "(then opt-outs and caps are not checked)",
         ) from exc
+    for note in getattr(workspace, "repair_notes", ()):  # crash repair that needs a look
+        print(f"workspace: {note}", file=sys.stderr)
+    return workspace
 
 
 def resume_workspace(args: argparse.Namespace) -> Any:
