@@ -169,12 +169,17 @@ def write_report(
 
     recipients, shift = _table_frame(frame)
     failures = recipients[frame.iloc[:, state_at].isin(m.FAILURE_STATES).to_numpy()]
+    excluded = recipients[frame.iloc[:, state_at].isin(WORKSPACE_EXCLUSIONS).to_numpy()]
     user_ids = _user_id_positions(frame, result.outcome_columns, result.settings)
     id_columns = {outcome[n] + shift for n in _ID_OUTCOMES} | {i + shift for i in user_ids}
     state_column = state_at + shift
+    excluded_tables = (  # the workspace's exclusions: a sheet only when there are any
+        _split("Excluded", excluded, max_rows, id_columns, state_column) if len(excluded) else []
+    )
     tables = [
         *_split("Recipients", recipients, max_rows, id_columns, state_column),
         *_split("Failures", failures, max_rows, id_columns, state_column),
+        *excluded_tables,
         *_split("Batches", _table_frame(result.batches_frame())[0], max_rows, set(), None),
     ]
     if replies is not None:
@@ -450,6 +455,7 @@ def _write_summary(
     if n(m.HELD_FOR_ROLLOUT):  # an experiment's rows waiting for the winner (issue 17)
         line("Held for rollout (rollout_winner sends them)", n(m.HELD_FOR_ROLLOUT))
     line("Segments", summary.get("segments"))
+    _workspace_summary(heading, line, counts, settings)
     heading("Cost")
     line(
         f"Estimated cost{f' ({currency})' if currency else ''}",
@@ -510,6 +516,30 @@ def _write_summary(
         )
         chart.width, chart.height = 18, max(7.5, 0.6 * len(counts) + 3)
         ws.add_chart(chart, "D2")
+
+
+#: The workspace's exclusions (issue 13): state -> its line in the Summary. Their rows are
+#: listed, with the reason, on the sheet "Excluded".
+WORKSPACE_EXCLUSIONS: dict[str, str] = {
+    "skipped_opted_out": "Opted out (workspace)",
+    "skipped_frequency_cap": "Over the frequency cap",
+    "skipped_already_sent": "Already sent this content (repeat guard)",
+}
+
+
+def _workspace_summary(
+    heading: Any, line: Any, counts: Mapping[str, int], settings: Mapping[str, Any]
+) -> None:
+    """The Summary's "Excluded by the workspace" block: rows per exclusion and their total
+    (for a campaign planned with a workspace, or one that has such rows)."""
+    found = {state: int(counts.get(state, 0)) for state in WORKSPACE_EXCLUSIONS}
+    planned_with = any("workspace" in str(k).lower() and v for k, v in settings.items())
+    if not (planned_with or any(found.values())):
+        return
+    heading("Excluded by the workspace (see the sheet Excluded)")
+    for state, label in WORKSPACE_EXCLUSIONS.items():
+        line(label, found[state])
+    line("Excluded in all", sum(found.values()))
 
 
 def _cell(ws: Any, value: Any, **style: Any) -> Any:

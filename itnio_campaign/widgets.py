@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import html
+import os
 import re
 import time
 from collections import Counter
@@ -201,6 +202,16 @@ def _number_column_default(df: pd.DataFrame) -> Hashable | None:
     return guess
 
 
+def default_workspace_location() -> str:
+    """Where the default workspace is: ``ITNIO_WORKSPACE``, else ./itnio-workspace.sqlite.
+
+    Example::
+
+        default_workspace_location()  ->  "itnio-workspace.sqlite"
+    """
+    return os.environ.get("ITNIO_WORKSPACE") or "itnio-workspace.sqlite"
+
+
 def download_link(path: Path, label: str | None = None) -> str:
     """An HTML ``<a download>`` carrying the file as a data: URI (works in Voilà too)."""
     data = base64.b64encode(path.read_bytes()).decode("ascii")
@@ -288,6 +299,11 @@ class CampaignForm:
     With send windows ("When to send"), Send waits for each zone's window on ``clock``
     (epoch seconds) and ``sleep`` (awaitable); None: the real ones (tests pass a fast clock).
 
+    ``workspace`` is the memory of all campaigns the dry run checks (opt-outs, frequency caps,
+    the repeat guard; see :mod:`itnio_campaign.workspace`): ``"default"`` (``ITNIO_WORKSPACE``,
+    else ./itnio-workspace.sqlite), a path, a ``postgresql://`` URL or a ``Workspace``;
+    ``None`` ticks "No workspace". ``frequency_cap`` fills its field (e.g. ``"1/24h,4/30d"``).
+
     Example::
 
         form = CampaignForm(df, credentials=sandbox.credentials, ledger_dir="ledgers")
@@ -311,6 +327,8 @@ class CampaignForm:
         optout_days: int = 30,
         clock: Any = None,
         sleep: Any = None,
+        workspace: Any = "default",
+        frequency_cap: str = "",
     ) -> None:
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"CampaignForm needs a pandas DataFrame, not {type(df).__name__}")
@@ -329,6 +347,10 @@ class CampaignForm:
         self.optout_days = optout_days
         #: Send windows wait on this clock (epoch seconds) and sleep; None: the real ones.
         self.clock, self.sleep = clock, sleep
+        #: The workspace the dry run checks (opened there; see ``_workspace_keywords``).
+        self.workspace: Any = None
+        self._workspace_init, self._frequency_cap_init = workspace, frequency_cap
+        self._plan_kwargs: dict[str, Any] = {}  # the last dry run's plan_campaign keywords
         #: The running tasks, for code (and tests) that want to await them.
         self.sending_task: asyncio.Task[None] | None = None
         self.balance_task: asyncio.Task[None] | None = None
@@ -353,6 +375,7 @@ class CampaignForm:
         self.credentials = credentials
         self.gate.has_credentials = credentials is not None
         self._build(default_region)
+        self._build_workspace()
         self._wire()
         self._on_content()
         self._invalidate()
@@ -540,6 +563,7 @@ class CampaignForm:
             tuple(self._suppress_optouts),
             *self.when.key(),
             self.experiment_key(),
+            self._workspace_key(),
         )
 
     def _suppression(self) -> SuppressionList | None:
@@ -652,8 +676,7 @@ class CampaignForm:
             return
         key = self.settings_key()
         try:
-            plan = plan_campaign(
-                self.df,
+            self._plan_kwargs = dict(
                 number_col=self.number_col.value,
                 content="" if self.variant_boxes else self.content.value,  # variants: A is in them
                 sender_id=self.sender_id.value.strip() or None,
@@ -666,7 +689,9 @@ class CampaignForm:
                 smart_encoding=bool(self.smart_encoding.value),
                 **self.when.plan_options(),
                 **self.experiment_options(),
+                **self._workspace_keywords(),
             )
+            plan = plan_campaign(self.df, **self._plan_kwargs)
         except (ItnioError, ValueError, KeyError, TypeError) as exc:
             self.when.show(None)
             self.plan = None
@@ -674,11 +699,14 @@ class CampaignForm:
             self.summary.value = ""
             self.skipped.value = ""
             self.experiment_summary.value = ""
+            self.workspace_note.value = ""
             self._error(f"Dry run failed: {exc}")
             self._update_send_state()
             return
-        summary = plan.summary()
         earlier = find_earlier_campaign(self.ledger_dir, plan.fingerprint)
+        if earlier is None:  # issue 13: the repeat guard must not hide the campaign it continues
+            plan, earlier = self._continued(plan)
+        summary = plan.summary()
         if earlier is None and self.ledger_dir is None and plan.fingerprint in self.gate.sent:
             earlier = EarlierCampaign(None)  # sent without a ledger: nothing to continue
         self.plan = plan
@@ -688,6 +716,7 @@ class CampaignForm:
         self.skipped.value = skipped_html(plan, self.df, self.plan_number_col)
         self.when.show(plan, has_ledger=self.ledger_dir is not None)
         self.experiment_summary.value = experiment_plan_html(plan, summary=summary)
+        self.workspace_note.value = self._workspace_html(plan)
         self.confirm.value = False
         self._show_campaign()
         if self.credentials is not None and self._ready_count():
@@ -855,6 +884,7 @@ class CampaignForm:
                 self._error(f"Sending halted: {result.halt_reason}")
         finally:
             self.gate.finish()
+            self._close_workspace()
             self._update_send_state()
 
     def _on_progress(self, event: Any) -> None:
@@ -939,6 +969,133 @@ class CampaignForm:
         self.report_path = path
         self.download.value = download_link(path)
         return path
+
+    # -- workspace: opt-outs, frequency cap, repeat guard (issue 13) -------------------------
+    def _build_workspace(self) -> None:
+        """The Workspace section (before the dry run) and the dry run's workspace line."""
+        init = self._workspace_init
+        location = "" if init is None or init == "default" else init
+        if location and not isinstance(location, str | Path):  # a Workspace object
+            self.workspace, location = location, location.location
+        self.workspace_location = w.Text(
+            value=str(location or default_workspace_location()),
+            description="Workspace",
+            placeholder="a .sqlite file or a postgresql:// URL",
+            layout=w.Layout(width="60%"),
+        )
+        self.no_workspace = w.Checkbox(
+            value=init is None,
+            description="No workspace (opt-outs, caps and history not checked)",
+            indent=False,
+            layout=w.Layout(width="auto"),
+        )
+        self.frequency_cap = w.Text(
+            value=self._frequency_cap_init, description="Frequency cap",
+            placeholder="e.g. 1/24h,4/30d (empty: none)",
+        )  # fmt: skip
+        self.repeat_guard = w.Text(
+            value="", description="Repeat guard", placeholder="default 7d; off: none"
+        )
+        self.workspace_note = w.HTML()
+        for widget, css in (
+            (self.workspace_location, "itnio-workspace"), (self.no_workspace, "itnio-no-workspace"),
+            (self.frequency_cap, "itnio-frequency-cap"), (self.repeat_guard, "itnio-repeat-guard"),
+            (self.workspace_note, "itnio-workspace-note"),
+        ):  # fmt: skip
+            widget.add_class(css)
+        section = w.VBox([
+            w.HTML("<b>Workspace</b>"), w.HBox([self.workspace_location, self.no_workspace]),
+            w.HBox([self.frequency_cap, self.repeat_guard]),
+        ])  # fmt: skip
+        sections = list(self.view.children)
+        at = next(
+            i for i, s in enumerate(sections) if self.dry_run_button in getattr(s, "children", ())
+        )
+        dry = sections[at]
+        kids = list(dry.children)
+        kids.insert(kids.index(self.summary) + 1, self.workspace_note)
+        dry.children = tuple(kids)
+        self.view.children = tuple([*sections[:at], section, *sections[at:]])
+        for widget in (self.workspace_location, self.no_workspace, self.frequency_cap,
+                       self.repeat_guard):  # fmt: skip
+            widget.observe(lambda _: self._invalidate(), names="value")
+        self.no_workspace.observe(lambda _: self._on_no_workspace(), names="value")
+        self._on_no_workspace()
+
+    def _on_no_workspace(self) -> None:
+        off = bool(self.no_workspace.value)
+        for widget in (self.workspace_location, self.frequency_cap, self.repeat_guard):
+            widget.disabled = off
+
+    def _workspace_key(self) -> tuple[Any, ...]:
+        if self.no_workspace.value:
+            return (None,)
+        return (
+            self.workspace_location.value.strip(),
+            self.frequency_cap.value.strip(),
+            self.repeat_guard.value.strip(),
+        )
+
+    def _workspace_keywords(self) -> dict[str, Any]:
+        """plan_campaign's workspace keywords from the form (opens the workspace: a bad one is
+        an error in the form, never a dry run without it)."""
+        if self.no_workspace.value:
+            self.workspace = None
+            return {}
+        location = self.workspace_location.value.strip()
+        if not location:
+            raise UsageError('no workspace location: type one, or tick "No workspace"')
+        if self.workspace is None or str(self.workspace.location) != location:
+            from .workspace import Workspace
+
+            self.workspace = Workspace(location)
+        out: dict[str, Any] = {"workspace": self.workspace}
+        cap = self.frequency_cap.value.strip()
+        if cap:
+            out["frequency_cap"] = None if cap.lower() in ("off", "none") else cap
+        guard = self.repeat_guard.value.strip()
+        if guard:
+            out["repeat_guard"] = None if guard.lower() in ("off", "none", "0") else guard
+        return out
+
+    def _continued(self, plan: Any) -> tuple[Any, EarlierCampaign | None]:
+        """``plan``, or, when its repeat guard skipped rows because this very campaign was
+        sent from the ledger folder, the plan without the guard and that campaign (Send then
+        continues it, or sends again to everyone only when ticked). A guard typed in the form
+        is kept as typed."""
+        states = plan.recipients["state"]
+        if self.repeat_guard.value.strip() or not (states == "skipped_already_sent").any():
+            return plan, None
+        from .plan import plan_campaign
+
+        base = plan_campaign(self.df, **{**self._plan_kwargs, "repeat_guard": None})
+        earlier = find_earlier_campaign(self.ledger_dir, base.fingerprint)
+        if earlier is not None or (self.ledger_dir is None and base.fingerprint in self.gate.sent):
+            return base, earlier
+        return plan, None
+
+    def _close_workspace(self) -> None:
+        """Close the workspace after a send (it recorded the campaign): the next dry run
+        opens it again, and a closed SQLite workspace leaves no -wal/-shm files behind."""
+        if self.workspace is not None and self._workspace_init is not self.workspace:
+            self.workspace.close()
+            self.workspace = None
+
+    def _workspace_html(self, plan: Any) -> str:
+        """Under the dry run (whose summary counts the exclusions): which workspace was
+        checked, and the replies awaiting a decision."""
+        if self.workspace is None:
+            return _note("No workspace: opt-outs, frequency caps and history are not checked.",
+                         "warn")  # fmt: skip
+        review = int(plan.summary().review_pending)
+        text = f"Checked against the workspace {self.workspace.location}."
+        if review:
+            verb = "reply awaits" if review == 1 else "replies await"
+            text += (
+                f" {review:,} {verb} review (a STOP inside a sentence): decide with "
+                "form.workspace.optout_review() and resolve_review(id, action=...)."
+            )
+        return _note(text, "warn" if review else "info")
 
     # -- tasks and errors --------------------------------------------------------------------
     def _start(self, attr: str, coro: Coroutine[Any, Any, None]) -> None:

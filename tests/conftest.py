@@ -49,3 +49,13 @@ def sandbox() -> Iterator[SandboxThread]:
     """A sandbox in a background thread, for subprocesses (the CLI) to talk to."""
     with SandboxThread(seed=1, delivery_delay=(0.0, 0.0), reply_rate=0.0) as sb:
         yield sb
+
+
+@pytest.fixture(autouse=True)
+def _own_default_workspace(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each test gets its own default workspace (the CLI and the form use one unless told
+    --no-workspace): tests never see each other's sends through the repeat guard."""
+    folder = tmp_path_factory.mktemp("workspace")
+    monkeypatch.setenv("ITNIO_WORKSPACE", str(folder / "itnio-workspace.sqlite"))

@@ -119,9 +119,11 @@ def test_resume_of_a_read_only_ledger_copy_is_a_clear_line(tmp_path: Path, csv_f
 
 
 def test_demo_runs_twice_in_one_folder(tmp_path: Path) -> None:
+    # Without a workspace: the same story twice (with one, the second run skips the first
+    # run's STOPs: test_cli_workspace.py).
     outcomes = []
     for _ in range(2):
-        proc = run(["demo", "--no-progress"], tmp_path, timeout=180)
+        proc = run(["demo", "--no-progress", "--no-workspace"], tmp_path, timeout=180)
         assert proc.returncode == 0, proc.stderr
         outcomes.append([ln for ln in proc.stdout.splitlines() if ln.startswith("  ")][:12])
     assert outcomes[0] == outcomes[1]

@@ -210,7 +210,8 @@ def expected_text(value: Any) -> Any:
 
 
 def test_sheets_in_order_and_no_replies_sheet_unless_given(book: openpyxl.Workbook) -> None:
-    assert book.sheetnames == ["Summary", "Recipients", "Failures", "Batches"]
+    # the stand-in covers every state, the workspace's exclusions too
+    assert book.sheetnames == ["Summary", "Recipients", "Failures", "Excluded", "Batches"]
 
 
 def test_replies_sheet_written_when_given(result: StandInResult, tmp_path: Path) -> None:
@@ -434,7 +435,7 @@ def test_read_only_mode_reads_the_spliced_rows(tmp_path: Path) -> None:
 
 
 def test_bad_input_is_refused_and_an_existing_report_is_untouched(tmp_path: Path) -> None:
-    result = make_result(10)
+    result = make_result(30)  # enough rows for every state
     with pytest.raises(UsageError, match=r"\.xlsx"):
         write_report(result, tmp_path / "report.csv")
     with pytest.raises(UsageError, match="replies"):
@@ -476,7 +477,7 @@ def test_user_frame_untouched_and_index_handling(tmp_path: Path) -> None:
 
 
 def test_empty_campaign_still_gives_a_report(tmp_path: Path) -> None:
-    result = make_result(10)
+    result = make_result(30)  # enough rows for every state
     result.frame = result.frame.iloc[0:0]
     result.summary_data = {**result.summary_data, "rows": 0, "counts": {}}
     result.batches = result.batches.iloc[0:0]

@@ -24,6 +24,7 @@ NAMES = [
     "01_quickstart.ipynb",
     "02_campaign_form.ipynb",
     "03_resume_and_reconcile.ipynb",
+    "04_workspace.ipynb",
     "05_schedule.ipynb",
     "06_test_and_trial.ipynb",
     "07_experiment.ipynb",
@@ -83,7 +84,9 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.setenv(var, str(jupyter / sub))
     monkeypatch.setenv("JUPYTER_PATH", str(jupyter / "data"))
     monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")
-    for var in ("ITNIO_API_KEY", "ITNIO_API_SECRET", "ITNIO_APP_ID", "ITNIO_BASE_URL"):
+    for var in (
+        "ITNIO_API_KEY", "ITNIO_API_SECRET", "ITNIO_APP_ID", "ITNIO_BASE_URL", "ITNIO_WORKSPACE"
+    ):  # fmt: skip
         monkeypatch.delenv(var, raising=False)
     cwd = tmp_path / "notebooks"
     cwd.mkdir()
@@ -190,8 +193,11 @@ def test_quickstart_runs_twice_in_one_folder(workdir: Path) -> None:
         assert (run / "ledger.sqlite").is_file()
 
 
-#: A user working the form: write the message, dry run, confirm, send, export.
+#: A user working the form: the run's own workspace (each run tells the same story), write the
+#: message, dry run, confirm, send, export.
 FORM_CLICKS = """
+run_dir.mkdir(parents=True)
+form.workspace_location.value = str(run_dir / "workspace.sqlite")
 form.content.value = "Hi {first_name}, 20% off at {store} this weekend."
 form.dry_run_button.click()
 if form.balance_task is not None:
@@ -219,7 +225,7 @@ def test_campaign_form_notebook_runs_twice_in_one_folder(workdir: Path) -> None:
     runs = sorted(workdir.glob("runs/form-*"))
     assert len(runs) == 2, "the untouched form wrote nothing; each send wrote to its run's folder"
     for run in runs:
-        assert len(list(run.glob("*.sqlite"))) == 1  # the send's ledger
+        assert len(list(run.glob("campaign-*.sqlite"))) == 1  # the send's ledger
         assert len(list(run.glob("*.xlsx"))) == 1  # the exported report
 
 
@@ -290,3 +296,22 @@ def test_experiment_notebook_runs_twice_and_finds_the_known_lift(workdir: Path) 
     for run in runs:
         assert (run / "report.xlsx").is_file() and (run / "lift.svg").is_file()
         assert len(list(run.glob("*.sqlite"))) == 1
+
+
+@pytest.mark.slow
+def test_workspace_notebook_runs_twice_in_one_folder(workdir: Path) -> None:
+    for book in run_twice("04_workspace.ipynb", workdir):
+        out = text_of(book)
+        outcome = text_of(book, tag=OUTCOME_TAG)
+        assert "opted out: 5 (crm-export 3, reply 1, reviewed 1); awaiting review: 0" in outcome
+        assert "skipped_opted_out" in out and "crm-export" in out
+        assert "1 opted out, 0 opted back in, 1 to review" in out  # the sync's one line
+        sent = int(re.search(r"the same message again: ([\d,]+) already sent", outcome)[1]
+                   .replace(",", ""))  # fmt: skip
+        capped = re.search(r"another message, capped: ([\d,]+) over", outcome)
+        assert sent > 0 and capped is not None and int(capped[1].replace(",", "")) > 0
+        assert "messages to" in outcome and "campaigns recorded: 1" in outcome
+    runs = sorted(workdir.glob("runs/workspace-*"))
+    assert len(runs) == 2, "each run keeps its workspace in a folder of its own"
+    for run in runs:
+        assert (run / "workspace.sqlite").is_file() and (run / "spring.sqlite").is_file()

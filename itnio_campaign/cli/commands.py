@@ -57,6 +57,17 @@ from .common import (
     Interrupted,
     fail,
 )
+from .workspace_cli import (  # cmd_workspace: run by name, like every cmd_*
+    close_workspace,
+    cmd_workspace,  # noqa: F401
+    continued_plan,
+    demo_sync,
+    open_workspace,
+    plan_keywords,
+    print_workspace_line,
+    resume_workspace,
+    workspace_line,
+)
 
 T = TypeVar("T")
 
@@ -171,6 +182,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
     options.update(schedule_options(args))
     content = content_of(args)
     options.update(experiment_options(args, content))
+    options.update(plan_keywords(args))  # the workspace, --frequency-cap, --repeat-guard
     return plan_campaign(
         df,
         number_col=number_col,
@@ -377,6 +389,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     print(plan.summary())
     if getattr(args, "save_for_run", None):
         save_plan_for_run(plan, Path(args.save_for_run))
+    print_workspace_line(plan, args)
     if args.show:
         print()
         print(plan.preview(args.show).to_string())
@@ -388,8 +401,11 @@ def cmd_send(args: argparse.Namespace) -> int:
     options = send_options_of(args)
     trial = _trial_of(args)  # a bad --trial/--gate fails before anything else
     credentials_of(args)  # fail on credentials before asking to confirm
+    ledger = Path(args.ledger) if args.ledger else default_ledger(args.file)
+    plan = continued_plan(plan, args, ledger, make_plan)  # this campaign again: ledger rules
     n = ready_count(plan)
     print(plan.summary())
+    print_workspace_line(plan, args)
     if n == 0:
         raise CliError("nothing to send: no recipient is ready", "see the dry-run summary above")
     ledger = Path(args.ledger) if args.ledger else default_ledger(args.file)
@@ -421,11 +437,12 @@ def cmd_send(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     ledger = _existing_ledger(args.ledger)
     options = send_options_of(args)
+    workspace = resume_workspace(args)  # --workspace/--no-workspace; else the plan's own
 
     async def work(client: AsyncClient, stopper: Stopper) -> CampaignResult:
         return await resume_campaign(
             ledger, client, resend_missing=args.resend_missing, options=options, stopper=stopper,
-            override_gate=getattr(args, "override_gate", False),
+            override_gate=getattr(args, "override_gate", False), workspace=workspace,
         )  # fmt: skip
 
     return _finish_campaign(with_client(args, work, ledger), ledger, args.report)
@@ -557,6 +574,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         split_seed=DEMO_SPLIT_SEED,
         stratify="city",
     )
+    # The workspace remembers the STOPs of earlier runs; the demo sends the same sample each
+    # run, so its repeat guard is off (a real campaign keeps it on).
+    workspace = open_workspace(args)
+    if workspace is not None:
+        demo_options.update(workspace=workspace, repeat_guard=None)
     as_written = plan_campaign(df, **demo_options)
     print(f"Sample campaign: {len(df):,} contacts (the packaged sample_data/contacts.csv)")
     print(f"Message A: {DEMO_CONTENT}")
@@ -567,6 +589,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     print("Dry run, as written (nothing sent yet)")
     print(as_written.summary())
+    print(workspace_line(as_written, workspace))
     # The message's ’ forces UCS-2: the demo sends with smart encoding on, and says so.
     plan = plan_campaign(df, **demo_options, smart_encoding=True)
     print("\nSending with smart encoding on (’ → ', and so on; see the saving above):")
@@ -578,10 +601,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     demo_ledger = Path(demo_dir.name) / f"demo{LEDGER_SUFFIX}"
     t0 = time.perf_counter()
     # Short delivery and reply delays so the whole flow fits in a few seconds.
-    knobs = {"delivery_delay": (0.05, 0.5), "reply_delay": (0.1, 0.5), "balance": "1000000"}
+    knobs = {"delivery_delay": (0.05, 0.5), "reply_delay": (0.1, 0.5), "balance": "1000000",
+             "stop_share": 0.5}  # fmt: skip
     with SandboxThread(seed=args.seed, **knobs) as sandbox:
         print(f"\nSandbox (a local stand-in for the provider) at {sandbox.url}\n", flush=True)
         replies: list[pd.DataFrame] = []
+        synced: list[str] = []
 
         async def work(stopper: Stopper) -> CampaignResult:
             async with AsyncClient(sandbox.credentials) as client:
@@ -596,6 +621,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     await watch_delivery(
                         result, client, interval=0.25, timeout=30.0, progress=progress
                     )
+                    if workspace is not None:  # STOPs into the workspace: next run skips them
+                        synced.append(await demo_sync(workspace, result, sandbox, client))
                     if result.started_at is not None:
                         started = datetime.fromtimestamp(result.started_at - 1, UTC)
                         replies.append(await fetch_replies(client, started))
@@ -605,11 +632,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
             result = run_async(work)
         except Interrupted:
             raise CliError("demo interrupted", code=EXIT_STOPPED) from None
+        finally:
+            close_workspace(workspace)
     code = finish(result, None)
     print()
     if replies:
         print(f"{len(replies[0]):,} replies received (opt-outs are in the report's Replies sheet)")
     print_by_variant(result, replies[0] if replies else None)
+    for line in synced:
+        print(line)
     code = max(code, _maybe_report(result, str(report), replies[0] if replies else None))
     print(f"demo finished in {time.perf_counter() - t0:.1f} s")
     demo_dir.cleanup()

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..options import DEFAULT_SEND_OPTIONS
 from .common import DEMO_REPORT, LEDGER_SUFFIX
+from .workspace_args import add_workspace_command, cap_options, workspace_options
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -191,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=_positive_int, default=DEFAULT_SEND_OPTIONS.concurrency)
     p.add_argument("--seed", type=int, default=1, help="sandbox seed (delivery outcomes)")
     p.add_argument("--no-progress", action="store_true")
+    workspace_options(p)
     p.set_defaults(run="cmd_demo")
 
     p = _sub(
@@ -210,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="also print the first N planned messages (default 10)",
     )
+    workspace_options(p)
+    cap_options(p)
     p.set_defaults(run="cmd_plan")
 
     p = _sub(
@@ -231,6 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
         "(a new ledger); without it, a campaign already sent is refused",
     )
     _trial_options(p)
+    workspace_options(p)
+    cap_options(p)
     p.set_defaults(run="cmd_send")
 
     p = _sub(
@@ -268,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _send_options(p)
     _api_options(p)
+    workspace_options(p)
     p.set_defaults(run="cmd_resume")
 
     p = _sub(
@@ -322,6 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ledger", metavar="LEDGER")
     p.add_argument("--report", metavar="PATH", help="default: next to the ledger")
     p.set_defaults(run="cmd_report")
+
+    add_workspace_command(subs, _sub, _api_options)
 
     p = _sub(
         subs,
