@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from itnio_campaign.client import AsyncClient
-from itnio_campaign.config import ClientSettings, RetryPolicy, Timeouts
+from itnio_campaign.config import ClientSettings, Credentials, RetryPolicy, Timeouts
 from itnio_campaign.sandbox import Sandbox, SandboxThread
 
 #: Retries without real waiting, so fault tests stay fast (backoff is still exercised).
@@ -59,3 +63,33 @@ def _own_default_workspace(
     --no-workspace): tests never see each other's sends through the repeat guard."""
     folder = tmp_path_factory.mktemp("workspace")
     monkeypatch.setenv("ITNIO_WORKSPACE", str(folder / "itnio-workspace.sqlite"))
+
+
+def kill_when(args: list[str], credentials: Credentials, when: Callable[[str], bool]) -> list[str]:
+    """Run ``python args...`` with ``credentials`` in its environment; SIGKILL it as soon as a
+    line it prints (stripped) satisfies ``when``; return the lines read (the last one is
+    the line that triggered the kill, if any). A real crash, at a point the test chooses."""
+    env = {
+        **os.environ,
+        "ITNIO_API_KEY": credentials.api_key,
+        "ITNIO_API_SECRET": credentials.api_secret,
+        "ITNIO_APP_ID": credentials.app_id,
+        "ITNIO_BASE_URL": credentials.base_url,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, *args], stdout=subprocess.PIPE, env=env, cwd=Path(__file__).parent.parent,
+        text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line.strip())
+            if when(lines[-1]):
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+    return lines

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 from dataclasses import replace
 from pathlib import Path
@@ -13,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import FAST_SETTINGS
+from conftest import FAST_SETTINGS, kill_when
 
 from itnio_campaign import plan_campaign, rollout_winner, send_campaign
 from itnio_campaign.client import AsyncClient
@@ -240,25 +236,8 @@ async def test_a_rollout_killed_mid_way_resumes_without_resending(tmp_path: Path
     with SandboxThread(seed=8, latency=(0.005, 0.02), **QUIET) as sb:
         async with AsyncClient(sb.credentials, FAST_SETTINGS) as client:
             await send_campaign(plan, client, ledger=path, progress=False)
-        creds = sb.credentials
-        env = {**os.environ, "ITNIO_API_KEY": creds.api_key, "ITNIO_API_SECRET": creds.api_secret,
-               "ITNIO_APP_ID": creds.app_id, "ITNIO_BASE_URL": creds.base_url}  # fmt: skip
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _WORKER, str(path)], stdout=subprocess.PIPE, env=env,
-            text=True,
-        )  # fmt: skip
-        try:
-            assert proc.stdout is not None
-            last = ""
-            for line in proc.stdout:
-                last = line.strip()
-                if last == "requests 2":
-                    os.kill(proc.pid, signal.SIGKILL)
-                    break
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(timeout=30)
+        lines = kill_when(["-c", _WORKER, str(path)], sb.credentials, "requests 2".__eq__)
+        last = lines[-1] if lines else ""
         assert last == "requests 2", last
         killed = load_campaign(path)
         assert killed.by_variant().loc["rollout", "sent"] > 0

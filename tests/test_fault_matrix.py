@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import signal
 import subprocess
 import sys
 from dataclasses import replace
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import FAST_SETTINGS
+from conftest import FAST_SETTINGS, kill_when
 from crash_worker import build_plan
 
 from itnio_campaign.client import AsyncClient
@@ -172,30 +171,11 @@ async def test_balance_exhausted_mid_campaign(tmp_path: Path) -> None:
 # -- the sending process killed with SIGKILL ------------------------------------------------
 def _kill_after(path: Path, creds: Credentials, k: int) -> str:
     """Run the worker; SIGKILL it once it has journaled k requests; return its last line."""
-    env = {
-        **os.environ,
-        "ITNIO_API_KEY": creds.api_key,
-        "ITNIO_API_SECRET": creds.api_secret,
-        "ITNIO_APP_ID": creds.app_id,
-        "ITNIO_BASE_URL": creds.base_url,
-    }
-    proc = subprocess.Popen(
-        [sys.executable, str(TESTS / "crash_worker.py"), str(path), str(N), "8"],
-        stdout=subprocess.PIPE, env=env, cwd=TESTS.parent, text=True,
+    lines = kill_when(
+        [str(TESTS / "crash_worker.py"), str(path), str(N), "8"], creds,
+        lambda line: line.startswith("requests ") and int(line.split()[1]) >= k,
     )  # fmt: skip
-    last = ""
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            last = line.strip()
-            if last.startswith("requests ") and int(last.split()[1]) >= k:
-                os.kill(proc.pid, signal.SIGKILL)
-                break
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=30)
-    return last
+    return lines[-1] if lines else ""
 
 
 @pytest.mark.parametrize(

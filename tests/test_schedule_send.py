@@ -12,9 +12,6 @@ Run as a script, this file is the sending process the SIGKILL test kills while i
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -38,7 +35,7 @@ from itnio_campaign.schedule_send import load_marks, remaining_schedule, waiting
 
 TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))
-from conftest import FAST_SETTINGS  # noqa: E402
+from conftest import FAST_SETTINGS, kill_when  # noqa: E402
 
 NY, IN = "America/New_York", "Asia/Kolkata"
 
@@ -350,30 +347,10 @@ def kill_plan() -> Plan:
 
 
 def _kill_while_waiting(path: Path, creds: Credentials) -> list[str]:
-    env = {
-        **os.environ,
-        "ITNIO_API_KEY": creds.api_key,
-        "ITNIO_API_SECRET": creds.api_secret,
-        "ITNIO_APP_ID": creds.app_id,
-        "ITNIO_BASE_URL": creds.base_url,
-    }
-    proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__)), str(path), repr(KILL_START)],
-        stdout=subprocess.PIPE, env=env, cwd=TESTS.parent, text=True,
+    return kill_when(
+        [str(Path(__file__)), str(path), repr(KILL_START)], creds,
+        lambda line: line.startswith("waiting"),
     )  # fmt: skip
-    lines: list[str] = []
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line.strip())
-            if line.startswith("waiting"):
-                os.kill(proc.pid, signal.SIGKILL)
-                break
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=30)
-    return lines
 
 
 async def test_kill_while_waiting_then_resume_sends_nobody_twice_nor_outside_the_window(

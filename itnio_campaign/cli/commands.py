@@ -42,6 +42,7 @@ from ..sandbox import SandboxThread
 from ..sandbox.__main__ import main as sandbox_main
 from ..suppression import read_suppressions
 from ..trial import parse_share
+from . import workspace_cli
 from .common import (
     DEMO_CLOCK_NOTE,
     DEMO_CONTENT,
@@ -57,9 +58,8 @@ from .common import (
     Interrupted,
     fail,
 )
-from .workspace_cli import (  # cmd_workspace: run by name, like every cmd_*
+from .workspace_cli import (
     close_workspace,
-    cmd_workspace,  # noqa: F401
     continued_plan,
     demo_sync,
     open_workspace,
@@ -552,6 +552,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     return _maybe_report(
         result, args.report or str(ledger.with_suffix("")) + ".report.xlsx", ledger=ledger
     )
+
+
+def cmd_workspace(args: argparse.Namespace) -> int:
+    """``itnio-campaign workspace ...``: opt-outs, history, review, sync."""
+    return workspace_cli.cmd_workspace(args, with_client)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

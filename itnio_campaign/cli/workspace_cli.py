@@ -145,8 +145,10 @@ def _one_line(exc: BaseException) -> str:
 
 
 # -- itnio-campaign workspace ... ----------------------------------------------------------
-def cmd_workspace(args: argparse.Namespace) -> int:
-    """Run ``itnio-campaign workspace WHAT``."""
+def cmd_workspace(args: argparse.Namespace, with_client: Callable[..., Any]) -> int:
+    """Run ``itnio-campaign workspace WHAT``; ``sync`` talks to the provider through
+    ``with_client`` (the commands' credentials-and-stop skeleton, passed in by
+    :func:`itnio_campaign.cli.commands.cmd_workspace`)."""
     what = args.ws_command
     if what is None or (what == "optouts" and args.optouts_command is None):
         raise CliError(
@@ -156,7 +158,7 @@ def cmd_workspace(args: argparse.Namespace) -> int:
             EXIT_USAGE,
         )
     if what == "sync":
-        return _sync(args)
+        return _sync(args, with_client)
     workspace = open_workspace(args)
     assert workspace is not None
     try:
@@ -258,9 +260,7 @@ def _review(workspace: Workspace, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _sync(args: argparse.Namespace) -> int:
-    from .commands import with_client
-
+def _sync(args: argparse.Namespace, with_client: Callable[..., Any]) -> int:
     workspace = open_workspace(args)
     assert workspace is not None
 
