@@ -143,7 +143,17 @@ def _child_plan(n: int, location: str) -> dict[str, Any]:
     plan = plan_campaign(df, number_col="phone", content=TEMPLATE, **kw)
     wall = time.perf_counter() - t0
     counts = plan.summary().counts
-    return {"wall_s": wall, "counts": counts}
+    step = 0.0
+    if kw:  # the workspace's own step, alone: the same call the plan makes on its ready rows
+        plain = plan_campaign(df, number_col="phone", content=TEMPLATE)
+        ready = plain.recipients[(plain.recipients["state"] == "ready").to_numpy()]
+        t1 = time.perf_counter()
+        kw["workspace"].exclusions(
+            ready["number"].reset_index(drop=True), ready["content"].reset_index(drop=True),
+            frequency_cap=CAP,
+        )  # fmt: skip
+        step = time.perf_counter() - t1
+    return {"wall_s": wall, "counts": counts, "step_s": step}
 
 
 def _child_record(n: int, location: str) -> dict[str, Any]:
@@ -181,8 +191,10 @@ def _child(kind: str, n: int, location: str) -> dict[str, Any]:
 
 def _backend_rows(label: str, location: str, n: int, h: int, o: int) -> list[dict[str, Any]]:
     built = build(location, n, h, o)
-    plain = _child("plan", n, "none")
-    with_ws = _child("plan", n, location)
+    # alternated and the best of two each: the machine may be shared
+    runs = [_child("plan", n, loc) for _ in range(2) for loc in ("none", location)]
+    plain = min(runs[0::2], key=lambda r: r["wall_s"])
+    with_ws = min(runs[1::2], key=lambda r: r["wall_s"])
     record = _child("record", n, location)
     delta = with_ws["wall_s"] - plain["wall_s"]
     c = with_ws["counts"]
@@ -199,6 +211,8 @@ def _backend_rows(label: str, location: str, n: int, h: int, o: int) -> list[dic
          round(with_ws["wall_s"], 2), "unit": f"s ({excluded})"},
         {"name": f"{label}: workspace overhead (target ≤ +{PLAN_TARGET_S:g} s)", "value":
          round(delta, 2), "unit": "s" + (" MISSED" if delta > PLAN_TARGET_S else "")},
+        {"name": f"{label}: the workspace step alone (exclusions)", "value":
+         round(with_ws["step_s"], 2), "unit": "s"},
         {"name": f"{label}: record {record['rows']:,} recipients into history", "value":
          round(record["wall_s"], 2), "unit": "s" + (
              f" (target ≤ {RECORD_TARGET_S:g} s)" if label == "SQLite" else "")},
