@@ -193,11 +193,9 @@ def test_quickstart_runs_twice_in_one_folder(workdir: Path) -> None:
         assert (run / "ledger.sqlite").is_file()
 
 
-#: A user working the form: the run's own workspace (each run tells the same story), write the
-#: message, dry run, confirm, send, export.
+#: A user working the form (the notebook gives it the run's own workspace, so each run tells
+#: the same story): write the message, dry run, confirm, send, export.
 FORM_CLICKS = """
-run_dir.mkdir(parents=True)
-form.workspace_location.value = str(run_dir / "workspace.sqlite")
 form.content.value = "Hi {first_name}, 20% off at {store} this weekend."
 form.dry_run_button.click()
 if form.balance_task is not None:
