@@ -220,8 +220,11 @@ def test_campaign_form_notebook_runs_twice_in_one_folder(workdir: Path) -> None:
     assert "nothing sent yet" in text_of(untouched, tag=OUTCOME_TAG)
     for book in run_twice("02_campaign_form.ipynb", workdir, clicks=FORM_CLICKS):
         assert "'submitted': 2586" in text_of(book, tag=OUTCOME_TAG)
-    runs = sorted(workdir.glob("runs/form-*"))
-    assert len(runs) == 2, "the untouched form wrote nothing; each send wrote to its run's folder"
+    folders = sorted(workdir.glob("runs/form-*"))
+    runs = [f for f in folders if any(f.glob("campaign-*.sqlite"))]
+    assert len(runs) == 2, "each send wrote to its run's folder"
+    for untouched_run in set(folders) - set(runs):  # only its (empty) workspace, nothing sent
+        assert {p.name for p in untouched_run.iterdir()} <= {"workspace.sqlite"}
     for run in runs:
         assert len(list(run.glob("campaign-*.sqlite"))) == 1  # the send's ledger
         assert len(list(run.glob("*.xlsx"))) == 1  # the exported report
