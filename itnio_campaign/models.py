@@ -7,6 +7,7 @@ timezone-aware ``datetime``.
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -212,6 +213,34 @@ class Batch:
         return tuple(
             o for item in self.items for o in (item.order_ids or ("",) * len(item.numbers))
         )
+
+    def part(self, keep: Container[int], batch_id: int) -> Batch:
+        """The request for the recipients of this one whose positions are in ``keep``, as
+        request ``batch_id`` (same endpoint, items and order; empty items dropped): a resend
+        of the missing, the trial's share, the rest after a send-time exclusion.
+
+        >>> b = Batch(0, "sendSms", (BatchItem(("91a", "91b"), "Hi", None, ("x", "y")),), (4, 7))
+        >>> part = b.part({7}, 5)
+        >>> part.batch_id, part.numbers, part.order_ids, part.positions
+        (5, ('91b',), ('y',), (7,))
+        """
+        items: list[BatchItem] = []
+        positions: list[int] = []
+        pos = iter(self.positions)
+        for item in self.items:
+            idx = []
+            for i in range(len(item.numbers)):
+                p = next(pos)
+                if p in keep:
+                    idx.append(i)
+                    positions.append(p)
+            if idx:
+                order_ids = (
+                    None if item.order_ids is None else tuple(item.order_ids[i] for i in idx)
+                )
+                numbers = tuple(item.numbers[i] for i in idx)
+                items.append(BatchItem(numbers, item.content, item.sender_id, order_ids))
+        return Batch(batch_id, self.endpoint, tuple(items), tuple(positions))
 
 
 @dataclass(frozen=True, slots=True)

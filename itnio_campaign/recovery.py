@@ -34,7 +34,7 @@ from .engine import SendOptions
 from .errors import RESUMABLE_KINDS, ItnioError, LedgerError, UsageError
 from .experiment import held_note
 from .ledger import IN_FLIGHT_CODE, Ledger, Reconciliation, in_flight_outcome
-from .models import MISSING, SUBMITTED, UNKNOWN, Batch, BatchItem
+from .models import MISSING, SUBMITTED, UNKNOWN, Batch
 from .plan import load_plan
 from .result import CampaignResult, Stopper, describe_remaining
 from .schedule import Schedule
@@ -481,30 +481,9 @@ def _resend_batches(ledger: Ledger, result: CampaignResult) -> list[Batch]:
     next_id = max(known) + 1
     out = []
     for batch_id in sorted(by_batch):
-        out.append(_subset(known[batch_id], by_batch[batch_id], next_id))
+        out.append(known[batch_id].part(by_batch[batch_id], next_id))
         next_id += 1
     return out
-
-
-def _subset(batch: Batch, keep: set[int], batch_id: int) -> Batch:
-    """The part of ``batch`` whose row positions are in ``keep`` (same endpoint and items)."""
-    items: list[BatchItem] = []
-    pos = iter(batch.positions)
-    for item in batch.items:
-        idx = [i for i in range(len(item.numbers)) if next(pos) in keep]
-        if not idx:
-            continue
-        items.append(
-            BatchItem(
-                tuple(item.numbers[i] for i in idx),
-                item.content,
-                item.sender_id,
-                None if item.order_ids is None else tuple(item.order_ids[i] for i in idx),
-            )
-        )
-    # Positions in the same order as the kept numbers.
-    positions = [p for p in batch.positions if p in keep]
-    return Batch(batch_id, batch.endpoint, tuple(items), tuple(positions))
 
 
 # -- rebuilding the result ----------------------------------------------------------------------

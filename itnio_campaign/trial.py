@@ -32,7 +32,7 @@ import pandas as pd
 from .client import AsyncClient
 from .errors import UsageError
 from .ledger import Ledger
-from .models import DELIVERED, MAX_REPORT_IDS, REJECTED, Batch, BatchItem
+from .models import DELIVERED, MAX_REPORT_IDS, REJECTED, Batch
 from .numbers import calling_codes
 from .result import CampaignResult
 
@@ -211,27 +211,9 @@ def split_batches(
         for keep_trial, out in ((True, trial_part), (False, rest_part)):
             keep = {p for p in batch.positions if (p in trial) == keep_trial}
             if keep:
-                out.append(_subset(batch, keep, next_id))
+                out.append(batch.part(keep, next_id))
                 next_id += 1
     return trial_part, rest_part
-
-
-def _subset(batch: Batch, keep: set[int], batch_id: int) -> Batch:
-    items: list[BatchItem] = []
-    positions: list[int] = []
-    pos = iter(batch.positions)
-    for item in batch.items:
-        idx = []
-        for i in range(len(item.numbers)):
-            p = next(pos)
-            if p in keep:
-                idx.append(i)
-                positions.append(p)
-        if idx:
-            order_ids = None if item.order_ids is None else tuple(item.order_ids[i] for i in idx)
-            numbers = tuple(item.numbers[i] for i in idx)
-            items.append(BatchItem(numbers, item.content, item.sender_id, order_ids))
-    return Batch(batch_id, batch.endpoint, tuple(items), tuple(positions))
 
 
 # -- judging the trial ------------------------------------------------------------------------

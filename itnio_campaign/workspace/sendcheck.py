@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..errors import ItnioError
 from ..ledger import Ledger
-from ..models import Batch, BatchItem
+from ..models import Batch
 from ..trial_store import TrialRecord, update_trial
 from .backend import ENV_VAR, mask
 from .core import Workspace
@@ -122,9 +122,9 @@ def recheck(
         if gone.isdisjoint(batch.positions):
             out.append(batch)
             continue
-        keep = [p for p in batch.positions if p not in gone]
+        keep = {p for p in batch.positions if p not in gone}
         if keep:
-            out.append(_without(batch, gone, next_id))
+            out.append(batch.part(keep, next_id))
             replaced[batch.batch_id] = next_id
             next_id += 1
         else:
@@ -153,25 +153,6 @@ def _note(states: np.ndarray) -> str:
     counts = pd.Series(states).value_counts()
     parts = ", ".join(f"{int(n):,} {s}" for s, n in counts.items())
     return f"workspace re-checked before sending: {parts} newly excluded, not sent."
-
-
-def _without(batch: Batch, gone: set[int], batch_id: int) -> Batch:
-    """``batch`` without the recipients at positions ``gone`` (same endpoint and items)."""
-    items: list[BatchItem] = []
-    pos = iter(batch.positions)
-    for item in batch.items:
-        idx = [i for i in range(len(item.numbers)) if next(pos) not in gone]
-        if idx:
-            items.append(
-                BatchItem(
-                    tuple(item.numbers[i] for i in idx),
-                    item.content,
-                    item.sender_id,
-                    None if item.order_ids is None else tuple(item.order_ids[i] for i in idx),
-                )
-            )
-    kept = tuple(p for p in batch.positions if p not in gone)
-    return Batch(batch_id, batch.endpoint, tuple(items), kept)
 
 
 def _store(
