@@ -78,14 +78,15 @@ def build(location: str, n: int, history: int, optouts: int) -> dict[str, float]
     frame = pd.DataFrame(
         {
             "sent_at": sent_at,
-            "campaign_id": np.repeat(np.arange(1, 101), -(-history // 100))[:history],
             "pos": np.arange(history),
             "number": numbers,
             "content_hash": hashes,
             "state": states,
             "msg_id": np.arange(history).astype(str),
         }
-    ).sort_values("sent_at", kind="stable")  # the table's key order: a sequential load
+    ).sort_values("sent_at", kind="stable", ignore_index=True)
+    # 100 campaigns, each a stretch of the year (a campaign sends within days, not all year)
+    frame["campaign_id"] = np.repeat(np.arange(1, 101), -(-history // 100))[:history]
     opt = pd.unique(np.r_[plan_numbers[: optouts // 2],
                           919500000000 + rng.integers(0, 10**8, optouts)])[:optouts]  # fmt: skip
     generated = time.perf_counter() - t0
@@ -108,23 +109,18 @@ def build(location: str, n: int, history: int, optouts: int) -> dict[str, float]
         if db.kind == "postgresql":
             cur.execute("SELECT setval('campaigns_campaign_id_seq', 100)")
     with db.transaction() as cur:
-        cur.execute("ANALYZE history" if db.kind == "postgresql" else "ANALYZE")
+        cur.execute("ANALYZE history_blocks" if db.kind == "postgresql" else "ANALYZE")
     ws.close()
     return {"generate_s": generated, "load_s": time.perf_counter() - t1}
 
 
 def _load_history(db: Any, frame: Any) -> None:
-    columns = list(frame.columns)
-    step = 500_000
-    for i in range(0, len(frame), step):
-        part = frame.iloc[i : i + step]
+    from itnio_campaign.workspace import history_store
+
+    for campaign_id, part in frame.groupby("campaign_id", sort=True):
+        columns = {name: part[name].to_numpy() for name in history_store.COLUMNS}
         with db.transaction() as cur:
-            if db.kind == "postgresql":
-                text = part.to_csv(index=False, header=False, sep="\t")
-                with cur.raw.copy(f"COPY history ({', '.join(columns)}) FROM STDIN") as copy:
-                    copy.write(text)
-            else:
-                db.copy_rows(cur, "history", columns, part.itertuples(index=False, name=None))
+            history_store.write_blocks(cur, int(campaign_id), columns)
 
 
 # -- the measurements (each in a fresh subprocess) ---------------------------------------------

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from ..errors import ItnioError
 
 #: The workspace's schema version; a workspace of another version is refused with advice.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: What the meta table's ``app`` row holds in every workspace.
 APP_NAME = "itnio-workspace"
 #: The default workspace when neither ``location`` nor ``ITNIO_WORKSPACE`` is given.
@@ -49,12 +49,6 @@ class Backend(Protocol):
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of one read."""
-        ...
-
-    def copy_rows(
-        self, cur: Cursor, table: str, columns: Sequence[str], rows: Iterator[tuple[Any, ...]]
-    ) -> None:
-        """Insert many rows fast inside transaction ``cur`` (executemany or COPY)."""
         ...
 
     def close(self) -> None: ...

@@ -84,21 +84,33 @@ def describe_guard(seconds: float | None) -> str | None:
 
 
 def content_hashes(contents: pd.Series | np.ndarray) -> np.ndarray:
-    """A signed 64-bit hash per content (0 where there is none), vectorised."""
-    values = pd.Series(contents, dtype=object, copy=False)
+    """A signed 64-bit hash per content (0 where there is none), vectorised.
+
+    >>> content_hashes(pd.Series(["Hi", None, "Hi"])).tolist() == [content_hashes(["Hi"])[0], 0,
+    ...                                                             content_hashes(["Hi"])[0]]
+    True
+    """
+    values = contents if isinstance(contents, pd.Series) else pd.Series(contents, dtype=object)
     has = values.notna().to_numpy()
     out = np.zeros(len(values), dtype=np.int64)
     if has.any():
-        hashed = pd.util.hash_array(
-            values[has].astype(str).to_numpy(dtype=object), encoding="utf8",
-            hash_key=HASH_KEY, categorize=False,
-        )  # fmt: skip
-        out[has] = hashed.view(np.int64)
+        text = values[has] if not has.all() else values
+        if not isinstance(text.dtype, pd.StringDtype):
+            text = text.astype(str)
+        # text hashed as UTF-8 with HASH_KEY; each distinct text once (contents repeat)
+        hashed = pd.util.hash_pandas_object(
+            text, index=False, encoding="utf8", hash_key=HASH_KEY, categorize=True
+        )
+        out[has] = hashed.to_numpy().view(np.int64)
     return out
 
 
 def number_ints(numbers: pd.Series | np.ndarray) -> np.ndarray:
     """API-form numbers (digits) as int64; -1 where a value is not a number."""
+    if isinstance(numbers, pd.Series) and isinstance(numbers.dtype, pd.StringDtype):
+        fast = _arrow_ints(numbers)
+        if fast is not None:
+            return fast
     values = pd.Series(numbers, dtype=object, copy=False)
     try:  # the usual case: every value is digits (fast path)
         out = values.astype(np.int64).to_numpy()
@@ -110,3 +122,23 @@ def number_ints(numbers: pd.Series | np.ndarray) -> np.ndarray:
     out = np.full(len(values), -1, dtype=np.int64)
     out[digits] = values[digits].astype(np.int64).to_numpy()
     return out
+
+
+def _arrow_ints(numbers: pd.Series) -> np.ndarray | None:
+    """Digits in Arrow-backed strings as int64, in C; ``None``: not that case (no pyarrow,
+    other storage, or a value that is not digits)."""
+    try:
+        import pyarrow as pa  # type: ignore[import-untyped]
+        import pyarrow.compute as pc  # type: ignore[import-untyped]
+    except ImportError:
+        return None
+    if getattr(numbers.dtype, "storage", None) != "pyarrow":
+        return None
+    arr = pa.array(numbers.array)  # the Arrow data itself, not a copy
+    if arr.null_count:
+        return None
+    try:
+        out = np.asarray(pc.cast(arr, pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return out if (out > 0).all() else None

@@ -37,9 +37,9 @@ from ..models import (
 )
 from ..numbers import check_region, normalize_number
 from ..suppression import read_suppression
+from . import history_store
 from .backend import Backend, WorkspaceError
 from .caps import (
-    CapRule,
     content_hashes,
     describe_guard,
     number_ints,
@@ -48,6 +48,7 @@ from .caps import (
 )
 from .connect import open_backend
 from .keywords import Keywords
+from .matching import RecentSends
 
 if TYPE_CHECKING:
     from ..result import CampaignResult
@@ -346,34 +347,37 @@ class Workspace:
         """Ask ``getReport`` about history rows sent in the last ``days`` days whose
         delivery is not final; store the final states; return how many rows changed."""
         now = time.time() if now is None else now
-        rows = self._db.query(
-            "SELECT sent_at, campaign_id, pos, msg_id FROM history WHERE sent_at >= ? "
-            "AND state IN (?, ?) AND msg_id IS NOT NULL AND msg_id <> ''",
-            (now - days * 86400, SUBMITTED, SENDING),
-        )
-        where: dict[str, tuple[float, int, int]] = {m: (t, c, p) for t, c, p, m in rows}
-        ids = list(where)
-        updates: list[tuple[str, float, int, int]] = []
+        open_ = history_store.msg_blocks(self._db, now - days * 86400, (SUBMITTED, SENDING))
+        ids = list(open_)
+        final: dict[str, str] = {}
         for i in range(0, len(ids), MAX_REPORT_IDS):
             report = await client.get_report(ids[i : i + MAX_REPORT_IDS])
             for rec in report.records:
-                if rec.msg_id in where and rec.status in ("delivered", "undelivered"):
-                    state = DELIVERED if rec.status == "delivered" else UNDELIVERED
-                    updates.append((state, *where[rec.msg_id]))
-        if updates:
-            with self._db.transaction() as cur:
-                cur.executemany(
-                    "UPDATE history SET state=? WHERE sent_at=? AND campaign_id=? AND pos=?",
-                    updates,
-                )
-                for campaign_id in sorted({u[2] for u in updates}):
-                    states = [u[0] for u in updates if u[2] == campaign_id]
-                    cur.execute(
-                        "UPDATE campaigns SET delivered=delivered+?, undelivered=undelivered+? "
-                        "WHERE campaign_id=?",
-                        (states.count(DELIVERED), states.count(UNDELIVERED), campaign_id),
-                    )
-        return len(updates)
+                if rec.msg_id in open_ and rec.status in ("delivered", "undelivered"):
+                    final[rec.msg_id] = DELIVERED if rec.status == "delivered" else UNDELIVERED
+        if not final:
+            return 0
+        changed = 0
+        with self._db.transaction() as cur:  # read again under the writer lock, then write
+            keys = sorted({open_[m] for m in final})
+            lock = self.kind == "postgresql"
+            for campaign_id, block, row in history_store.read_blocks(cur, keys, lock):
+                cols = history_store.block_columns(row)
+                states = cols["state"].copy()
+                new = pd.Series(cols["msg_id"]).map(final).to_numpy(dtype=object)
+                hit = pd.notna(new) & np.isin(states, (SUBMITTED, SENDING))
+                if not hit.any():
+                    continue
+                states[hit] = new[hit]
+                history_store.rewrite_states(cur, campaign_id, block, states)
+                cur.execute(
+                    "UPDATE campaigns SET delivered=delivered+?, undelivered=undelivered+? "
+                    "WHERE campaign_id=?",
+                    (int((new[hit] == DELIVERED).sum()), int((new[hit] == UNDELIVERED).sum()),
+                     campaign_id),
+                )  # fmt: skip
+                changed += int(hit.sum())
+        return changed
 
     async def sync(self, client: Any) -> SyncReport:
         """Replies (:meth:`sync_replies`) and delivery (:meth:`sync_delivery`) in one call."""
@@ -398,13 +402,8 @@ class Workspace:
             raise UsageError(f"days must be a positive number, not {days!r}")
         now = time.time() if now is None else now
         lo = now - days * 86400
-        known = {
-            r[0]
-            for r in self._db.query(
-                "SELECT msg_id FROM history WHERE sent_at >= ? AND msg_id IS NOT NULL",
-                (lo - 86400,),
-            )
-        }
+        recent = history_store.read_window(self._db, lo - 86400, ("msg_id",))["msg_id"]
+        known = set(recent[pd.notna(recent)].tolist())
         found: dict[str, tuple[int, float, str]] = {}
         start, end = datetime.fromtimestamp(lo, UTC), datetime.fromtimestamp(now, UTC)
         async for rec in client.iter_sent_records(start, end):
@@ -424,11 +423,19 @@ class Workspace:
             cur.execute("SELECT next_pos FROM campaigns WHERE campaign_id=?", (campaign_id,))
             first = int((cur.fetchone() or (0,))[0])
             rows = sorted(
-                (at, campaign_id, first + k, number, 0, state, msg_id)
+                (at, first + k, number, 0, state, msg_id)
                 for k, (msg_id, (number, at, state)) in enumerate(found.items())
             )
-            self._db.copy_rows(cur, "history", _HISTORY_INSERT, iter(rows))
-            states = [r[5] for r in rows]
+            kinds = {"sent_at": np.float64, "pos": np.int64, "number": np.int64,
+                     "content_hash": np.int64, "state": object, "msg_id": object}  # fmt: skip
+            columns = {
+                name: np.array(values, dtype=kinds[name])
+                for name, values in zip(kinds, zip(*rows, strict=True), strict=True)
+            }
+            history_store.write_blocks(
+                cur, campaign_id, columns, history_store.next_block(cur, campaign_id)
+            )
+            states = [r[4] for r in rows]
             cur.execute(
                 "UPDATE campaigns SET next_pos=?, recipients=recipients+?, sent=sent+?, "
                 "undelivered=undelivered+?, first_sent_at=coalesce(min(first_sent_at, ?), ?), "
@@ -458,17 +465,14 @@ class Workspace:
         (its name), content_hash, sent_at (UTC), state, msg_id."""
         numbers = _read_numbers([number], default_region, "history")
         value = number_ints(pd.Series(sorted(numbers), dtype=object))
-        rows = (
-            self._db.query(
-                "SELECT h.number, c.name, h.content_hash, h.sent_at, h.state, h.msg_id "
-                "FROM history h JOIN campaigns c ON c.campaign_id = h.campaign_id "
-                "WHERE h.number = ? ORDER BY h.sent_at, h.campaign_id, h.pos",
-                (int(value[0]),),
-            )
-            if len(value) and value[0] > 0
-            else []
+        found = history_store.rows_of_number(
+            self._db, int(value[0]) if len(value) and value[0] > 0 else -1
         )
-        frame = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
+        names = dict(self._db.query("SELECT campaign_id, name FROM campaigns"))
+        frame = pd.DataFrame(found)
+        frame["campaign"] = frame["campaign_id"].map(names)
+        frame = frame.sort_values(["sent_at", "campaign_id", "pos"], kind="stable")
+        frame = frame[list(HISTORY_COLUMNS)].reset_index(drop=True)
         frame["number"] = frame["number"].astype(str)
         frame["sent_at"] = _times(frame["sent_at"])
         return frame
@@ -503,7 +507,7 @@ class Workspace:
         key = _campaign_key(ledger, fingerprint, started)
         sent_at, pos, number, chash, state, msg = _history_rows(result)
         mtime = ledger_mtime(ledger) if ledger is not None else 0.0
-        order = np.lexsort((pos, sent_at))  # the table's key order: appended in sequence
+        order = np.lexsort((pos, sent_at))  # time order: a window read skips older blocks
         first = float(sent_at[order[0]]) if len(order) else None
         last = float(sent_at[order[-1]]) if len(order) else None
         with self._db.transaction() as cur:
@@ -511,23 +515,10 @@ class Workspace:
                 cur, key, _name(name, ledger, fingerprint), fingerprint, _ledger_text(ledger),
                 started_at=started,
             )  # fmt: skip
-            cur.execute(
-                "SELECT first_sent_at, last_sent_at FROM campaigns WHERE campaign_id=?",
-                (campaign_id,),
-            )
-            lo, hi = cur.fetchone() or (None, None)
-            if lo is not None:  # recorded before: its rows are replaced (their range only)
-                cur.execute(
-                    "DELETE FROM history WHERE sent_at >= ? AND sent_at <= ? AND campaign_id=?",
-                    (lo, hi, campaign_id),
-                )
-            columns = (sent_at, np.full(len(pos), campaign_id), pos, number, chash, state, msg)
-            self._db.copy_rows(
-                cur,
-                "history",
-                _HISTORY_INSERT,
-                zip(*(c[order].tolist() for c in columns), strict=True),
-            )
+            history_store.delete_blocks(cur, campaign_id)  # recorded before: replaced
+            columns = {"sent_at": sent_at, "pos": pos, "number": number, "content_hash": chash,
+                       "state": state, "msg_id": msg}  # fmt: skip
+            history_store.write_blocks(cur, campaign_id, {k: v[order] for k, v in columns.items()})
             cur.execute(
                 "UPDATE campaigns SET status=?, started_at=?, finished_at=?, recipients=?, "
                 "recorded_at=?, ledger_mtime=?, first_sent_at=?, last_sent_at=?, next_pos=?, "
@@ -599,8 +590,7 @@ class Workspace:
         n = len(numbers)
         state = np.full(n, None, dtype=object)
         reason = np.full(n, None, dtype=object)
-        num = numbers.to_numpy(dtype=object)
-        ints = number_ints(num)  # numbers compared as 64-bit integers: hashing is cheap
+        ints = number_ints(numbers)  # numbers compared as 64-bit integers: hashing is cheap
         free = np.ones(n, dtype=bool)
         # 1. opt-outs: the whole list (small next to a campaign), matched on integers
         opt = self._db.query("SELECT number, source, opted_out_at FROM optouts")
@@ -611,100 +601,72 @@ class Workspace:
             where = pd.Index(number_ints(opt_num)).get_indexer(ints)
             hit = (where >= 0) & (ints > 0)
             if hit.any():
-                # one text per distinct (source, day): imports share both
-                pairs = pd.DataFrame({"s": opt_source, "d": _days(opt_at)})
-                codes, uniques = pd.factorize(pd.MultiIndex.from_frame(pairs))
-                texts = np.array([f"opted out ({s}, {d})" for s, d in uniques], dtype=object)
                 state[hit] = SKIPPED_OPTED_OUT
-                reason[hit] = texts[codes[where[hit]]]
+                reason[hit] = _optout_reasons(opt_source, opt_at, where[hit])
                 free &= ~hit
-        # 2. history in the widest window, once
+        # 2. the history in the widest window, read once
         widest = max([r.seconds for r in rules] + [guard or 0.0])
-        if widest and free.any():
-            ignore = None if ignore_ledger is None else _campaign_key(ignore_ledger, None, None)
-            hist = self._history_since(now - widest, ignore)
-            if len(hist):
-                known = free & pd.Series(ints).isin(hist["number"].to_numpy()).to_numpy()
-                if guard is not None and known.any():
-                    again, when = _repeats(ints, contents, known, hist, now - guard)
-                    if again.any():
-                        stamp = pd.to_datetime(when[again], unit="s", utc=True)
-                        state[again] = SKIPPED_ALREADY_SENT
-                        reason[again] = (
-                            "already received this message on "
-                            + stamp.strftime("%Y-%m-%d %H:%M UTC").to_numpy(dtype=object)
-                            + f" (repeat_guard {describe_guard(guard)})"
-                        )
-                        known &= ~again
-                        free &= ~again
-                for rule in rules:
-                    if not known.any():
-                        break
-                    over, counts = _over_cap(ints, known, hist, rule, now)
-                    if over.any():
-                        state[over] = SKIPPED_FREQUENCY_CAP
-                        reason[over] = (
-                            f"frequency cap {rule.text}: "
-                            + counts[over].astype(str).astype(object)
-                            + f" SMS in the last {rule.text.split('/', 1)[1]}"
-                        )
-                        known &= ~over
-                        free &= ~over
-        index = numbers.index
-        return pd.DataFrame(
-            {
-                "state": pd.Series(state, index=index, dtype=object),
-                "reason": pd.Series(reason, index=index, dtype=object),
-            }
+        if not widest or not free.any():
+            return _exclusion_frame(numbers.index, state, reason)
+        ignore = None if ignore_ledger is None else _campaign_key(ignore_ledger, None, None)
+        cols = history_store.read_window(
+            self._db, now - widest, ("number", "content_hash"), ignore_key=ignore
         )
-
-    def _history_since(self, since: float, ignore: str | None = None) -> pd.DataFrame:
-        """number, content_hash, sent_at of every history row since ``since`` (but those of
-        the campaign keyed ``ignore``)."""
-        sql = "SELECT number, content_hash, sent_at FROM history WHERE sent_at >= ?"
-        params: tuple[Any, ...] = (since,)
-        if ignore is not None:
-            sql += (
-                " AND campaign_id NOT IN (SELECT campaign_id FROM campaigns WHERE campaign_key=?)"
-            )
-            params += (ignore,)
-        rows = self._db.query(sql, params)
-        # a structured array converts the list of tuples in C (no object columns)
-        arr = np.array(rows, dtype=[("number", "i8"), ("content_hash", "i8"), ("sent_at", "f8")])
-        return pd.DataFrame({name: arr[name] for name in arr.dtype.names or ()})
+        recent = RecentSends(cols["number"], cols["content_hash"], cols["sent_at"])
+        sent = recent.lookup(ints)
+        known = free & (sent >= 0)
+        if guard is not None and known.any():
+            when = recent.repeats(sent, contents, known, now - guard)
+            again = ~np.isnan(when)
+            if again.any():
+                stamp = pd.to_datetime(when[again], unit="s", utc=True)
+                state[again] = SKIPPED_ALREADY_SENT
+                reason[again] = (
+                    "already received this message on "
+                    + stamp.strftime("%Y-%m-%d %H:%M UTC").to_numpy(dtype=object)
+                    + f" (repeat_guard {describe_guard(guard)})"
+                )
+                known &= ~again
+        for rule in rules:
+            if not known.any():
+                break
+            counts = recent.counts(sent, now - rule.seconds)
+            over = known & (counts >= rule.limit)
+            if over.any():
+                state[over] = SKIPPED_FREQUENCY_CAP
+                reason[over] = (
+                    f"frequency cap {rule.text}: "
+                    + counts[over].astype(str).astype(object)
+                    + f" SMS in the last {rule.text.split('/', 1)[1]}"
+                )
+                known &= ~over
+        return _exclusion_frame(numbers.index, state, reason)
 
 
 # -- helpers -----------------------------------------------------------------------------------
-_HISTORY_INSERT = ("sent_at", "campaign_id", "pos", "number", "content_hash", "state", "msg_id")
 
 
-def _repeats(
-    ints: np.ndarray, contents: pd.Series, rows: np.ndarray, hist: pd.DataFrame, since: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Rows (mask) whose (number, content) is in the history since ``since``, and when."""
-    at = np.flatnonzero(rows)
-    hashes = content_hashes(pd.Series(contents, copy=False).iloc[at].to_numpy(dtype=object))
-    recent = hist[(hist["sent_at"] >= since) & (hist["content_hash"] != 0)]
-    last = recent.groupby(["number", "content_hash"], sort=False)["sent_at"].max()
-    cand = pd.MultiIndex.from_arrays([ints[at], hashes])
-    when_sub = last.reindex(cand).to_numpy(dtype=np.float64)
-    hit = ~np.isnan(when_sub)
-    mask = np.zeros(len(ints), dtype=bool)
-    when = np.full(len(ints), np.nan)
-    mask[at[hit]] = True
-    when[at[hit]] = when_sub[hit]
-    return mask, when
+def _optout_reasons(source: np.ndarray, at: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``"opted out (crm-export, 2026-11-02)"`` for opt-out ``rows``: one text per distinct
+    (source, day), as an import shares both."""
+    sources, source_names = pd.factorize(source[rows])
+    days, day_names = pd.factorize(_days(at[rows]))
+    pair, firsts = pd.factorize(sources.astype(np.int64) * (len(day_names) + 1) + days)
+    texts = np.array(
+        [f"opted out ({source_names[k // (len(day_names) + 1)]}, "
+         f"{day_names[k % (len(day_names) + 1)]})" for k in firsts.tolist()],
+        dtype=object,
+    )  # fmt: skip
+    return texts[pair]
 
 
-def _over_cap(
-    ints: np.ndarray, rows: np.ndarray, hist: pd.DataFrame, rule: CapRule, now: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Rows (mask) that already got ``rule.limit`` SMS in the rule's window, and counts."""
-    counts_by = hist.loc[hist["sent_at"] >= now - rule.seconds, "number"].value_counts()
-    counts = np.zeros(len(ints), dtype=np.int64)
-    at = np.flatnonzero(rows)
-    counts[at] = counts_by.reindex(ints[at]).fillna(0).to_numpy(dtype=np.int64)
-    return rows & (counts >= rule.limit), counts
+def _exclusion_frame(index: pd.Index, state: np.ndarray, reason: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "state": pd.Series(state, index=index, dtype=object),
+            "reason": pd.Series(reason, index=index, dtype=object),
+        }
+    )
 
 
 def _history_rows(result: CampaignResult) -> tuple[np.ndarray, ...]:
@@ -721,8 +683,8 @@ def _history_rows(result: CampaignResult) -> tuple[np.ndarray, ...]:
     return (
         sent_at.astype(np.float64),
         keep.astype(np.int64),
-        number_ints(rec["number"].iloc[keep].to_numpy(dtype=object)),
-        content_hashes(rec["content"].iloc[keep].to_numpy(dtype=object)),
+        number_ints(rec["number"].iloc[keep]),
+        content_hashes(rec["content"].iloc[keep]),
         states[keep],
         msg,
     )

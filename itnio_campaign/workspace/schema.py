@@ -25,26 +25,27 @@ CREATE TABLE IF NOT EXISTS campaigns(
     recorded_at {real}, ledger_mtime {real} NOT NULL DEFAULT 0,
     first_sent_at {real}, last_sent_at {real}, next_pos {big} NOT NULL DEFAULT 0
 );
-CREATE TABLE IF NOT EXISTS history(
-    sent_at {real} NOT NULL, campaign_id {big} NOT NULL, pos {big} NOT NULL,
-    number {big} NOT NULL, content_hash {big} NOT NULL, state TEXT NOT NULL, msg_id TEXT,
-    PRIMARY KEY (sent_at, campaign_id, pos)
-){clustered};
+CREATE TABLE IF NOT EXISTS history_blocks(
+    campaign_id {big} NOT NULL, block {big} NOT NULL, first_at {real} NOT NULL,
+    last_at {real} NOT NULL, row_count {big} NOT NULL, number {blob} NOT NULL,
+    content_hash {blob} NOT NULL, sent_at {blob} NOT NULL, pos {blob} NOT NULL,
+    state {blob} NOT NULL, msg_id {blob} NOT NULL, PRIMARY KEY (campaign_id, block)
+);
+CREATE INDEX IF NOT EXISTS history_blocks_last_at ON history_blocks(last_at);
 """
-#: Why the history is keyed by time and has no other index: every read that must be fast
-#: (the caps' and the repeat guard's window) is a range of recent rows, and a campaign's rows
-#: are appended at the end, so recording a million recipients writes one B-tree in order.
-#: ``Workspace.history(number)`` scans (about a second per 10 million rows).
+#: The history is column blocks (see :mod:`.history_store` for why); ``last_at`` is indexed
+#: because every read that must be fast (the caps' and the repeat guard's window) is the
+#: recent blocks. Schema version 1 kept a row per recipient (:mod:`.migrate` converts it).
 
 SQLITE = TABLES.format(
-    id="INTEGER PRIMARY KEY AUTOINCREMENT", real="REAL", big="INTEGER", clustered=" WITHOUT ROWID"
+    id="INTEGER PRIMARY KEY AUTOINCREMENT", real="REAL", big="INTEGER", blob="BLOB"
 )
 POSTGRES = TABLES.format(
-    id="BIGSERIAL PRIMARY KEY", real="DOUBLE PRECISION", big="BIGINT", clustered=""
+    id="BIGSERIAL PRIMARY KEY", real="DOUBLE PRECISION", big="BIGINT", blob="BYTEA"
 )
 
 #: Tables a workspace has; a database holding other tables and no ``meta`` is foreign.
-NAMES = ("meta", "optouts", "replies", "review", "campaigns", "history")
+NAMES = ("meta", "optouts", "replies", "review", "campaigns", "history_blocks", "history")
 
 
 def statements(script: str) -> list[str]:

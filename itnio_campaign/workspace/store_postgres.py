@@ -2,7 +2,7 @@
 
 Install with ``pip install 'itnio-campaign[postgres]'``. The URL is a libpq one
 (``postgresql://user:password@host:5432/db``, ``?options=-csearch_path%3Dteam`` for a schema);
-the password may also come from ``PGPASSWORD`` or ``~/.pgpass``. Bulk inserts use ``COPY``.
+the password may also come from ``PGPASSWORD`` or ``~/.pgpass``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from . import schema
-from .backend import Cursor, WorkspaceError, mask
+from .backend import SCHEMA_VERSION, Cursor, WorkspaceError, mask
+from .migrate import upgrade
 from .store_sqlite import check_meta, write_meta
 
 #: Seconds to wait for the server before saying it cannot be reached.
@@ -91,7 +92,9 @@ class PostgresBackend:
                 )
             if "meta" in tables:
                 cur.execute("SELECT key, value FROM meta")
-                check_meta(self.location, dict(cur.fetchall()))
+                version = check_meta(self.location, dict(cur.fetchall()))
+                if version < SCHEMA_VERSION:  # under the advisory lock: one process upgrades
+                    upgrade(cur, self.kind, version)
                 return
             for statement in schema.statements(schema.POSTGRES):
                 cur.execute(statement)
@@ -115,14 +118,6 @@ class PostgresBackend:
         with self.transaction() as cur:
             cur.execute(sql, params)
             return cur.fetchall()
-
-    def copy_rows(
-        self, cur: Cursor, table: str, columns: Sequence[str], rows: Iterator[tuple[Any, ...]]
-    ) -> None:
-        raw = cur.raw  # type: ignore[attr-defined]
-        with raw.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
 
     def _reconnect_if_broken(self) -> None:
         if self._conn.closed or self._conn.broken:  # never silently reconnect mid-campaign

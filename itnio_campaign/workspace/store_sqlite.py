@@ -15,6 +15,7 @@ from typing import Any
 
 from . import schema
 from .backend import APP_NAME, SCHEMA_VERSION, Cursor, WorkspaceError
+from .migrate import UPGRADABLE, upgrade
 
 #: Milliseconds a writer waits for another process's transaction before giving up.
 BUSY_TIMEOUT_MS = 30_000
@@ -64,7 +65,12 @@ class SqliteBackend:
             conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         if "meta" in tables:
-            check_meta(self.location, dict(conn.execute("SELECT key, value FROM meta").fetchall()))
+            version = check_meta(self.location, _meta(conn))
+            if version < SCHEMA_VERSION:
+                with self.transaction() as cur:  # the writer lock: one process upgrades
+                    version = check_meta(self.location, _meta(conn))
+                    if version < SCHEMA_VERSION:
+                        upgrade(cur, self.kind, version)
             return
         with self.transaction() as cur:
             for statement in schema.statements(schema.SQLITE):
@@ -106,12 +112,6 @@ class SqliteBackend:
                 "file (disk, permissions), or move it away to start a new workspace"
             ) from None
 
-    def copy_rows(
-        self, cur: Cursor, table: str, columns: Sequence[str], rows: Iterator[tuple[Any, ...]]
-    ) -> None:
-        marks = ", ".join("?" * len(columns))
-        cur.executemany(f"INSERT INTO {table}({', '.join(columns)}) VALUES ({marks})", rows)  # type: ignore[arg-type]
-
     def close(self) -> None:
         with self._lock:
             self._close_quietly()
@@ -137,23 +137,28 @@ def write_meta(cur: Cursor) -> None:
     )
 
 
-def check_meta(location: str, meta: dict[str, str]) -> None:
-    """Refuse a database that is not a workspace, or one of another schema version."""
+def _meta(conn: sqlite3.Connection) -> dict[str, str]:
+    return dict(conn.execute("SELECT key, value FROM meta").fetchall())
+
+
+def check_meta(location: str, meta: dict[str, str]) -> int:
+    """The schema version of a workspace this version reads (equal, or one it upgrades);
+    refuse a database that is not a workspace, or one of another schema version."""
     if meta.get("app") != APP_NAME:
         raise WorkspaceError(
             f"{location} holds a 'meta' table but is not an itnio workspace; give another "
             "location for the workspace"
         )
     version = meta.get("schema_version", "")
-    if version != str(SCHEMA_VERSION):
-        newer = version.isdigit() and int(version) > SCHEMA_VERSION
-        advice = (
-            "it was made by a newer itnio-campaign: upgrade this one (pip install -U "
-            "itnio-campaign)"
-            if newer
-            else "it is not one this version can read: use a new workspace location"
-        )
-        raise WorkspaceError(
-            f"workspace {location} has schema version {version or '?'}; this itnio-campaign "
-            f"reads version {SCHEMA_VERSION}: {advice}"
-        )
+    if version == str(SCHEMA_VERSION) or (version.isdigit() and int(version) in UPGRADABLE):
+        return int(version)
+    newer = version.isdigit() and int(version) > SCHEMA_VERSION
+    advice = (
+        "it was made by a newer itnio-campaign: upgrade this one (pip install -U itnio-campaign)"
+        if newer
+        else "it is not one this version can read: use a new workspace location"
+    )
+    raise WorkspaceError(
+        f"workspace {location} has schema version {version or '?'}; this itnio-campaign "
+        f"reads version {SCHEMA_VERSION}: {advice}"
+    )
