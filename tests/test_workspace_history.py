@@ -51,11 +51,21 @@ def test_every_column_round_trips_through_its_bytes(rows: list[tuple]) -> None:
         assert back.tolist() == values.tolist(), name
 
 
-def test_a_msg_id_with_nul_or_an_unknown_state_is_refused_not_garbled() -> None:
-    with pytest.raises(ValueError, match="NUL"):
-        history_store.encode_column("msg_id", np.array(["a\x00b", "c"], dtype=object))
+def test_a_msg_id_with_nul_keeps_its_row_and_an_unknown_state_is_refused() -> None:
+    ids = np.array(["a\x00b", "c", None], dtype=object)
+    back = history_store.decode_column("msg_id", history_store.encode_column("msg_id", ids), 3)
+    assert back.tolist() == ["a\ufffdb", "c", None]
     with pytest.raises(ValueError, match="not one of"):
         history_store.encode_column("state", np.array(["rejected"], dtype=object))
+
+
+def test_every_state_the_history_records_has_a_code() -> None:
+    from itnio_campaign.models import DELIVERED, SUBMITTED, UNDELIVERED
+    from itnio_campaign.workspace.core import RECORDED_STATES
+
+    assert set(RECORDED_STATES) | {SUBMITTED, DELIVERED, UNDELIVERED} <= set(
+        history_store.STATE_CODES
+    )
 
 
 def test_the_content_hash_is_siphash_of_the_utf8_text_whatever_the_string_storage() -> None:

@@ -24,7 +24,7 @@ from itnio_campaign.recovery import load_campaign, resume_campaign
 from itnio_campaign.result import Stopper
 from itnio_campaign.runner import send_campaign
 from itnio_campaign.sandbox import Sandbox, SandboxThread
-from itnio_campaign.workspace import Workspace, WorkspaceError
+from itnio_campaign.workspace import Workspace, WorkspaceError, history_store
 from itnio_campaign.workspace.core import Workspace as WorkspaceNoRepair
 
 pytest_plugins = ("workspace_fixtures",)
@@ -171,6 +171,33 @@ def test_two_processes_writing_at_once(ws_location: str) -> None:
         assert proc.returncode == 0 and out.split()[-1] == "done", err
     with Workspace(ws_location) as ws:
         assert len(ws.optouts()) == 80
+
+
+async def test_two_processes_recording_one_campaign_at_once_keep_one_copy(
+    ws_location: str, sb: Sandbox, client: AsyncClient, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "campaign.sqlite"
+    plan = plan_campaign(pd.DataFrame({"phone": numbers(2500)}), content="Hi")
+    await send_campaign(plan, client, ledger=ledger, progress=False)  # no workspace yet
+    Workspace(ws_location).close()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(WORKER), "record", ws_location, str(ledger), "4"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=TESTS.parent,
+            env={**os.environ, "PYTHONPATH": str(TESTS.parent)},
+        )
+        for _ in range(2)
+    ]
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0 and out.split()[-1] == "done", err
+    with Workspace(ws_location) as ws:
+        assert ws.campaigns()["sent"].tolist() == [2500]
+        everyone = history_store.read_window(ws._db, float("-inf"), ("number",))["number"]
+        assert sorted(everyone.tolist()) == sorted(int(n) for n in numbers(2500))
 
 
 async def test_a_crash_between_ledger_and_workspace_is_repaired_on_open(

@@ -4,13 +4,15 @@
     python tests/workspace_worker.py many LOCATION FIRST COUNT
     python tests/workspace_worker.py plan LOCATION NUMBER...
     python tests/workspace_worker.py send LOCATION LEDGER N
+    python tests/workspace_worker.py record LOCATION LEDGER TIMES
 
 ``send`` plans N numbers (:func:`numbers`) with the workspace and sends them with a ledger,
 one request at a time, printing ``requests <k>`` after each (credentials from ``ITNIO_*``).
 
 ``optout`` records one opt-out; ``many`` records COUNT opt-outs (FIRST, FIRST+1, ...), one
 transaction each; ``plan`` plans a campaign to the numbers and prints each row's state.
-Each prints ``done`` last.
+``record`` records the campaign of LEDGER into the workspace TIMES times (as a crash repair
+does). Each prints ``done`` last.
 """
 
 from __future__ import annotations
@@ -56,6 +58,13 @@ def main(args: list[str]) -> None:
             first, count = int(args[2]), int(args[3])
             for k in range(count):
                 ws.add_optouts(str(first + k), source="worker")
+        elif command == "record":
+            from pathlib import Path
+
+            from itnio_campaign.workspace.repair import record_ledger
+
+            for _ in range(int(args[3])):
+                assert record_ledger(ws, Path(args[2])) == []
         elif command == "plan":
             plan = plan_campaign(pd.DataFrame({"phone": args[2:]}), content="Hi", workspace=ws)
             for state in plan.recipients["state"]:

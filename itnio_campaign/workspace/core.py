@@ -557,7 +557,10 @@ class Workspace:
             "VALUES (?, ?, ?, ?, ?, 'running') ON CONFLICT(campaign_key) DO NOTHING",
             (key, name, fingerprint, ledger, started_at),
         )
-        cur.execute("SELECT campaign_id FROM campaigns WHERE campaign_key=?", (key,))
+        # PostgreSQL: lock the row, so two writers of one campaign (a record and a repair, two
+        # imports) take turns; SQLite's BEGIN IMMEDIATE already lets one writer in at a time
+        lock = " FOR UPDATE" if self.kind == "postgresql" else ""
+        cur.execute(f"SELECT campaign_id FROM campaigns WHERE campaign_key=?{lock}", (key,))
         row = cur.fetchone()
         assert row is not None
         return int(row[0])

@@ -10,7 +10,7 @@ older blocks unread, and each column is its own blob, so the caps read no msgIds
 
 Columns (little-endian): ``number``, ``content_hash``, ``pos`` as int64, ``sent_at`` as
 float64 (Unix seconds), ``state`` as one byte (an index into :data:`STATE_CODES`), ``msg_id``
-as UTF-8 text joined by NUL ('' for none).
+as UTF-8 text joined by NUL ('' for none; a NUL inside an id is stored as U+FFFD).
 
 >>> states = np.array(["delivered", "unknown"], dtype=object)
 >>> decode_column("state", encode_column("state", states), 2).tolist()
@@ -54,8 +54,8 @@ def encode_column(name: str, values: np.ndarray) -> bytes:
         return np.asarray(codes, dtype=np.uint8).tobytes()
     texts = ["" if v is None or v != v else str(v) for v in values.tolist()]
     joined = _SEP.join(texts)
-    if joined.count(_SEP) != max(len(texts) - 1, 0):
-        raise ValueError("a msgId holds a NUL character; it cannot be stored")
+    if joined.count(_SEP) != max(len(texts) - 1, 0):  # a NUL inside an id: never lose a row
+        joined = _SEP.join(t.replace(_SEP, "\ufffd") for t in texts)
     return joined.encode("utf-8", "surrogatepass")  # any str round-trips
 
 
