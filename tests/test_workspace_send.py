@@ -49,6 +49,19 @@ def worker(*args: str, env: dict[str, str] | None = None) -> list[str]:
     return lines[:-1]
 
 
+def started(*args: str) -> subprocess.Popen[str]:
+    """The worker, started (several run at once); :func:`finished` waits for it."""
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, cwd=TESTS.parent, env={**os.environ, "PYTHONPATH": str(TESTS.parent)},
+    )  # fmt: skip
+
+
+def finished(proc: subprocess.Popen[str]) -> None:
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and out.split()[-1] == "done", err
+
+
 def plan_of(n: int, ws: Workspace | str) -> pd.DataFrame:
     return plan_campaign(pd.DataFrame({"phone": numbers(n)}), content="Hi", workspace=ws)
 
@@ -156,19 +169,10 @@ async def test_a_plan_without_ledger_is_rechecked_too(
 def test_two_processes_writing_at_once(ws_location: str) -> None:
     Workspace(ws_location).close()  # created first: both workers open an existing workspace
     procs = [
-        subprocess.Popen(
-            [sys.executable, str(WORKER), "many", ws_location, str(first), "40"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=TESTS.parent,
-            env={**os.environ, "PYTHONPATH": str(TESTS.parent)},
-        )
-        for first in (919811000000, 919822000000)
+        started("many", ws_location, str(first), "40") for first in (919811000000, 919822000000)
     ]
     for proc in procs:
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0 and out.split()[-1] == "done", err
+        finished(proc)
     with Workspace(ws_location) as ws:
         assert len(ws.optouts()) == 80
 
@@ -180,20 +184,9 @@ async def test_two_processes_recording_one_campaign_at_once_keep_one_copy(
     plan = plan_campaign(pd.DataFrame({"phone": numbers(2500)}), content="Hi")
     await send_campaign(plan, client, ledger=ledger, progress=False)  # no workspace yet
     Workspace(ws_location).close()
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(WORKER), "record", ws_location, str(ledger), "4"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=TESTS.parent,
-            env={**os.environ, "PYTHONPATH": str(TESTS.parent)},
-        )
-        for _ in range(2)
-    ]
+    procs = [started("record", ws_location, str(ledger), "4") for _ in range(2)]
     for proc in procs:
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0 and out.split()[-1] == "done", err
+        finished(proc)
     with Workspace(ws_location) as ws:
         assert ws.campaigns()["sent"].tolist() == [2500]
         everyone = history_store.read_window(ws._db, float("-inf"), ("number",))["number"]
