@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from itnio_campaign.plan import plan_campaign
 from itnio_campaign.workspace import Workspace, WorkspaceError, history_store, migrate
 from itnio_campaign.workspace.caps import HASH_KEY, content_hashes, parse_frequency_cap
 
@@ -66,6 +67,33 @@ def test_every_state_the_history_records_has_a_code() -> None:
     assert set(RECORDED_STATES) | {SUBMITTED, DELIVERED, UNDELIVERED} <= set(
         history_store.STATE_CODES
     )
+
+
+@pytest.mark.parametrize(
+    ("column", "damage"),
+    [("number", b"\x01\x02"), ("state", b"\x00\x63"), ("msg_id", b"\xff\xfe"), ("sent_at", b"")],
+)
+def test_a_damaged_history_block_is_one_clear_error_and_nothing_is_planned(
+    ws_location: str, column: str, damage: bytes
+) -> None:
+    ws = Workspace(ws_location)
+    ws.register_campaign(ledger=None, fingerprint="fp", name="c", started_at=NOW)
+    with ws._db.transaction() as cur:
+        history_store.write_blocks(
+            cur, 1,
+            {"number": np.array([919800000001, 919800000002]), "content_hash": np.array([1, 2]),
+             "sent_at": np.array([NOW - 60, NOW - 30]), "pos": np.array([0, 1]),
+             "state": np.array(["submitted", "delivered"], dtype=object),
+             "msg_id": np.array(["m1", "m2"], dtype=object)},
+        )  # fmt: skip
+        cur.execute(f"UPDATE history_blocks SET {column}=?", (damage,))
+    df = pd.DataFrame({"phone": ["919800000001"]})
+    with pytest.raises(WorkspaceError, match=f"history is damaged.*{column}.*backup"):
+        if column in ("state", "msg_id"):  # columns a plan does not read
+            ws.history("919800000001")
+        else:
+            plan_campaign(df, content="Hi", workspace=ws, frequency_cap="1/24h")
+    ws.close()
 
 
 def test_the_content_hash_is_siphash_of_the_utf8_text_whatever_the_string_storage() -> None:

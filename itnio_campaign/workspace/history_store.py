@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .backend import Backend, Cursor
+from .backend import Backend, Cursor, WorkspaceError
 
 #: Recipients per block: small enough that a delivery update rewrites little, large enough
 #: that a million recipients are 16 table rows.
@@ -60,15 +60,29 @@ def encode_column(name: str, values: np.ndarray) -> bytes:
 
 
 def decode_column(name: str, data: bytes, rows: int) -> np.ndarray:
-    """The values of one column of a block of ``rows`` recipients."""
-    if name in _NUMERIC:
+    """The values of one column of a block of ``rows`` recipients; :class:`WorkspaceError`
+    if the bytes cannot be that (a damaged file, a foreign write)."""
+    size = len(data)
+    if name in _NUMERIC and size == rows * 8:
         return np.frombuffer(data, dtype=_NUMERIC[name], count=rows)
-    if name == "state":
-        return np.asarray(STATE_CODES, dtype=object)[np.frombuffer(data, np.uint8, count=rows)]
-    texts = bytes(data).decode("utf-8", "surrogatepass").split(_SEP) if rows else []
-    out = np.asarray(texts, dtype=object)
-    out[out == ""] = None
-    return out
+    if name == "state" and size == rows:
+        codes = np.frombuffer(data, np.uint8, count=rows)
+        if not rows or codes.max() < len(STATE_CODES):
+            return np.asarray(STATE_CODES, dtype=object)[codes]
+    if name == "msg_id":
+        try:
+            texts = bytes(data).decode("utf-8", "surrogatepass").split(_SEP) if rows else []
+        except UnicodeDecodeError:
+            texts = []
+        if len(texts) == rows:
+            out = np.asarray(texts, dtype=object)
+            out[out == ""] = None
+            return out
+    raise WorkspaceError(
+        f"the workspace's history is damaged (a block's {name} column holds {size:,} bytes "
+        f"that are not {rows:,} values); restore the workspace from a backup, or move it "
+        "away to start a new one"
+    )
 
 
 # -- reading and writing -----------------------------------------------------------------------
