@@ -180,8 +180,8 @@ def inside(accepted_at: float, tz: str, window: tuple[str, str] = ("09:00", "20:
 async def test_form_sends_each_zone_only_inside_its_window_on_a_fast_clock(
     tmp_path: Path,
 ) -> None:
-    from itnio_campaign.cli.commands import FastClock
     from itnio_campaign.sandbox import Sandbox
+    from itnio_campaign.schedule_send import FastClock
 
     clock = FastClock()
     knobs = {"delivery_delay": (0.0, 0.0), "reply_rate": 0.0, "clock": clock.now,

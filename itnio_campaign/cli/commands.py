@@ -600,6 +600,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("\nSending with smart encoding on (’ → ', and so on; see the saving above):")
     print(plan.summary())  # with the schedule: each zone's window, recipients, time to send
     print(DEMO_CLOCK_NOTE)
+    from ..schedule_send import FastClock
+
     fast = FastClock()  # the demo's waits for a window take no time
     # Windows need a ledger (the waits live there); the demo's is temporary, like its sandbox.
     demo_dir = tempfile.TemporaryDirectory(prefix="itnio-demo-")
@@ -1001,25 +1003,3 @@ def print_waits(event: Any) -> None:
     """An ``on_progress`` that prints each wait for a send window (which zone opens when)."""
     if getattr(event, "waiting", None):
         print(f"  {event.waiting}", flush=True)
-
-
-class FastClock:
-    """Campaign time for demos: the real time plus every wait skipped so far.
-
-    ``send_campaign(..., clock=fast.now, sleep=fast.sleep)`` then sends each zone in its
-    window without waiting for it in real time; between waits, time flows as usual.
-
-    >>> fast = FastClock(); before = fast.now(); asyncio.run(fast.sleep(3600))
-    >>> 3600 <= fast.now() - before < 3660
-    True
-    """
-
-    def __init__(self) -> None:
-        self.skipped = 0.0  # seconds of waiting skipped so far
-
-    def now(self) -> float:
-        return time.time() + self.skipped
-
-    async def sleep(self, seconds: float) -> None:
-        self.skipped += max(0.0, float(seconds))
-        await asyncio.sleep(0)  # let Stop and the requests in flight run
