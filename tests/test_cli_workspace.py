@@ -17,7 +17,7 @@ from itnio_campaign.workspace import Workspace
 
 WS_COMMANDS = [
     ["campaigns"], ["history"], ["optouts", "list"], ["optouts", "add"], ["optouts", "remove"],
-    ["optouts", "import"], ["optouts", "export"], ["review"], ["sync"],
+    ["optouts", "import"], ["optouts", "export"], ["review"], ["keywords"], ["sync"],
 ]  # fmt: skip
 
 
@@ -304,3 +304,24 @@ def test_resume_honours_an_opt_out_recorded_after_the_halt(tmp_path: Path) -> No
         assert set(number_counts(sb)) == {f"9198{i:08d}" for i in (0, 1, 2, 4)}
         assert set(number_counts(sb).values()) == {1}
     assert "skipped_opted_out" in resumed.stdout
+
+
+def test_keywords_languages_are_the_teams_and_read_old_replies_again(tmp_path: Path) -> None:
+    from itnio_campaign.models import Reply
+
+    location = tmp_path / "team.sqlite"
+    with Workspace(location) as ws:  # an "ARRET" synced while only English words applied
+        ws.apply_replies([Reply("919800000001", "", None, "Arrêt")])
+        assert ws.optouts().empty
+    args = ["workspace", "keywords", "--workspace", str(location)]
+    proc = run([*args, "--languages", "fr"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "1 stored reply read again: 1 opted out" in proc.stdout
+    shown = run(args, tmp_path).stdout  # another process: the setting is the workspace's
+    assert "languages: English, fr" in shown and "ARRET" in shown.split("opt in:")[0]
+    with Workspace(location) as ws:
+        assert ws.optouts()["number"].tolist() == ["919800000001"]
+    bad = run([*args, "--languages", "fr,xx"], tmp_path)
+    assert bad.returncode == 2 and "no keyword list for ['xx']" in bad.stderr
+    no_traceback(bad)
+    assert "languages: English, fr" in run(args, tmp_path).stdout  # unchanged by the error

@@ -370,3 +370,45 @@ def test_sync_window_starts_before_the_newest_reply_seen() -> None:
     report = ws.apply_replies([Reply(A, "", at, "STOP"), Reply(A, "", at, "STOP")])
     assert (report.fetched, report.opted_out, report.seen_before) == (2, 1, 1)
     assert float(ws._meta("mo_high_water") or 0) == pytest.approx(at.timestamp())
+
+
+def test_reply_languages_are_stored_for_everyone_using_the_workspace(ws_location: str) -> None:
+    from itnio_campaign.models import Reply
+
+    with Workspace(ws_location) as first:
+        assert first.reply_languages == () and first.keywords.classify("arrêt") == ""
+        first.set_reply_languages("fr", "ES")
+    with Workspace(ws_location) as second:  # another analyst, another process later
+        assert second.reply_languages == ("fr", "es")
+        report = second.apply_replies([Reply(A, "", None, "ARRET"), Reply(B, "", None, "baja")])
+        assert report.opted_out == 2
+    with Workspace(ws_location, keywords=Keywords()) as english:  # explicit: this session only
+        assert english.keywords.classify("arret") == "" and english.reply_languages == ("fr", "es")
+
+
+def test_a_new_language_applies_replies_synced_before_unless_the_number_decided_since(
+    ws_location: str,
+) -> None:
+    from itnio_campaign.models import Reply
+
+    t = datetime(2026, 11, 1, tzinfo=UTC)
+    ws = Workspace(ws_location)
+    ws.apply_replies(
+        [
+            Reply(A, "", t, "ARRET"),  # meant nothing in English
+            Reply(B, "", t, "Arrêt"),
+            Reply(B, "", t + timedelta(hours=1), "START"),  # ...but B opted in after it
+            Reply(C, "", t, "merci d'arrêter les messages"),  # a keyword inside a sentence
+        ]
+    )
+    assert ws.optouts().empty and ws.optout_review().empty
+    report = ws.set_reply_languages("fr")
+    assert (report.fetched, report.opted_out, report.opted_in, report.to_review) == (4, 1, 0, 1)
+    assert ws.optouts()["number"].tolist() == [A]
+    assert ws.optout_review()["number"].tolist() == [C]
+    again = ws.set_reply_languages("fr")  # read again: nothing new to do
+    assert (again.opted_out, again.to_review) == (0, 0)
+    with pytest.raises(UsageError, match="no keyword list"):
+        ws.set_reply_languages("klingon")
+    assert ws.reply_languages == ("fr",)
+    ws.close()

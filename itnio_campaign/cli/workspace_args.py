@@ -45,7 +45,7 @@ def cap_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_workspace_command(subs: Any, sub: Any, api_options: Any) -> None:
-    """``itnio-campaign workspace campaigns|history|optouts|review|sync``.
+    """``itnio-campaign workspace campaigns|history|optouts|review|keywords|sync``.
 
     ``sub`` is the parser's ``_sub`` (help text with an example), ``api_options`` its
     ``_api_options`` (sync talks to the API).
@@ -154,6 +154,20 @@ def add_workspace_command(subs: Any, sub: Any, api_options: Any) -> None:
         default=[],
         metavar="ID",
         help="not an opt-out: drop it from the list (repeatable)",
+    )
+    workspace_options(p, allow_none=False)
+
+    p = sub(
+        cmds,
+        "keywords",
+        "the reply keywords the team applies; --languages adds other languages' words",
+        "itnio-campaign workspace keywords --languages fr,es",
+    )
+    p.add_argument(
+        "--languages",
+        metavar="CODES",
+        help="languages whose opt-out words apply besides English, e.g. fr,es ('' or none: "
+        "English only); replies already synced are read again with them",
     )
     workspace_options(p, allow_none=False)
 

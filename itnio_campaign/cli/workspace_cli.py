@@ -153,7 +153,7 @@ def cmd_workspace(args: argparse.Namespace, with_client: Callable[..., Any]) -> 
     if what is None or (what == "optouts" and args.optouts_command is None):
         raise CliError(
             "say what: workspace campaigns | history NUMBER | optouts list|add|remove|import|"
-            "export | review | sync",
+            "export | review | keywords | sync",
             "see: itnio-campaign workspace --help",
             EXIT_USAGE,
         )
@@ -169,6 +169,8 @@ def cmd_workspace(args: argparse.Namespace, with_client: Callable[..., Any]) -> 
             return _show(history, "message", args.max_rows, f" to {args.number}")
         if what == "review":
             return _review(workspace, args)
+        if what == "keywords":
+            return _keywords(workspace, args.languages)
         return _optouts(workspace, args)
     finally:
         close_workspace(workspace)
@@ -257,6 +259,25 @@ def _review(workspace: Workspace, args: argparse.Namespace) -> int:
     if len(frame):
         print(frame.to_string(index=False))
         print("decide with: itnio-campaign workspace review --opt-out ID / --dismiss ID")
+    return EXIT_OK
+
+
+def _keywords(workspace: Workspace, languages: str | None) -> int:
+    if languages is not None:
+        codes = [c for c in re.split(r"[,;\s]+", languages.strip()) if c and c != "none"]
+        try:
+            report = workspace.set_reply_languages(*codes)
+        except ItnioError as exc:
+            raise CliError(_one_line(exc), "e.g. --languages fr,es", EXIT_USAGE) from exc
+        print(
+            f"reply languages: {', '.join(workspace.reply_languages) or 'English only'}; the "
+            f"{_n(report.fetched, 'stored reply')} read again: {report.opted_out:,} opted out, "
+            f"{report.opted_in:,} opted back in, {report.to_review:,} to review"
+        )
+    kw = workspace.keywords
+    print(f"languages: English{''.join(', ' + c for c in workspace.reply_languages)}")
+    print(f"opt out:   {' '.join(w.upper() for w in kw.opt_out)}")
+    print(f"opt in:    {' '.join(w.upper() for w in kw.opt_in)}")
     return EXIT_OK
 
 

@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -121,7 +122,8 @@ class Workspace:
         self, location: str | os.PathLike[str] | None = None, *, keywords: Keywords | None = None
     ) -> None:
         self._db: Backend = open_backend(location)
-        self.keywords = keywords or Keywords()
+        # the team's reply languages live in the workspace, so every analyst applies them
+        self.keywords = keywords or Keywords.for_languages(*self.reply_languages)
 
     # -- basics ----------------------------------------------------------------------------
     @property
@@ -294,7 +296,8 @@ class Workspace:
         opt-in keyword opts it back in, a keyword inside a longer text goes to review.
         Replies applied before are skipped."""
         rows = sorted(replies, key=lambda r: _epoch(r.receive_time) or 0.0)
-        fetched = seen = out = back = review = 0
+        fetched = seen = 0
+        done: Counter[str] = Counter()  # action -> replies that changed something
         newest: float | None = None
         with self._db.transaction() as cur:
             for reply in rows:
@@ -314,32 +317,89 @@ class Workspace:
                 if _rowcount(cur) == 0:
                     seen += 1
                     continue
-                when = at if at is not None else time.time()
-                if action == "opt_out":
-                    cur.execute(
-                        "INSERT INTO optouts(number, source, reason, opted_out_at) "
-                        "VALUES (?, 'reply', ?, ?) ON CONFLICT(number) DO NOTHING",
-                        (number, f"replied {_quote(reply.content)}", when),
-                    )
-                    out += _rowcount(cur)
-                elif action == "opt_in":
-                    cur.execute(
-                        "DELETE FROM optouts WHERE number=? AND opted_out_at <= ?", (number, when)
-                    )
-                    back += _rowcount(cur)
-                elif action == "review":
-                    cur.execute(
-                        "INSERT INTO review(reply_key, number, text, received_at, keyword) "
-                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT(reply_key) DO NOTHING",
-                        (key, number, reply.content, at, self.keywords.keyword_in(reply.content)),
-                    )
-                    review += _rowcount(cur)
+                done[action] += self._act(cur, action, key, number, at, reply.content)
             if newest is not None:
                 old = cur.execute("SELECT value FROM meta WHERE key='mo_high_water'")
                 row = cur.fetchone() if old is not None else None
                 if row is None or float(row[0]) < newest:
                     self._set_meta(cur, "mo_high_water", repr(newest))
-        return SyncReport(fetched, out, back, review, seen)
+        return SyncReport(fetched, done["opt_out"], done["opt_in"], done["review"], seen)
+
+    def _act(
+        self, cur: Any, action: str, key: str, number: str, at: float | None, content: str
+    ) -> int:
+        """Carry out one reply's ``action``; 1 if it changed something."""
+        when = at if at is not None else time.time()
+        if action == "opt_out":
+            cur.execute(
+                "INSERT INTO optouts(number, source, reason, opted_out_at) "
+                "VALUES (?, 'reply', ?, ?) ON CONFLICT(number) DO NOTHING",
+                (number, f"replied {_quote(content)}", when),
+            )
+        elif action == "opt_in":
+            cur.execute("DELETE FROM optouts WHERE number=? AND opted_out_at <= ?", (number, when))
+        elif action == "review":
+            cur.execute(
+                "INSERT INTO review(reply_key, number, text, received_at, keyword) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(reply_key) DO NOTHING",
+                (key, number, content, at, self.keywords.keyword_in(content)),
+            )
+        else:
+            return 0
+        return _rowcount(cur)
+
+    # -- reply languages -------------------------------------------------------------------
+    @property
+    def reply_languages(self) -> tuple[str, ...]:
+        """The languages whose keywords this workspace applies to replies, besides English
+        (``("fr", "es")``); stored in the workspace, so the whole team shares them."""
+        stored = self._meta("reply_languages") or ""
+        return tuple(code for code in stored.split(",") if code)
+
+    def set_reply_languages(self, *languages: str) -> SyncReport:
+        """Apply the keywords of ``languages`` (``"fr"``, ``"es"``, ...; none: English only)
+        from now on, for everyone using this workspace, and to the replies already synced:
+        a stored reply that now reads as a keyword (an old "ARRET") is applied as if it had
+        just arrived, unless the same number replied a keyword after it.
+
+        >>> ws = Workspace(":memory:"); report = ws.set_reply_languages("fr")
+        >>> ws.keywords.classify("Arrêt"), ws.reply_languages
+        ('opt_out', ('fr',))
+        """
+        codes = tuple(dict.fromkeys(str(code).strip().lower() for code in languages))
+        keywords = Keywords.for_languages(*codes)  # UsageError for an unknown language
+        with self._db.transaction() as cur:
+            self._set_meta(cur, "reply_languages", ",".join(codes))
+        self.keywords = keywords
+        return self.reapply_replies()
+
+    def reapply_replies(self) -> SyncReport:
+        """Read the stored replies that meant nothing with the keywords of their day again
+        with today's (:attr:`keywords`), oldest first, and carry out what they mean now; a
+        reply is left alone when the same number replied an opt-out or opt-in after it."""
+        done: Counter[str] = Counter()
+        with self._db.transaction() as cur:
+            cur.execute(
+                "SELECT reply_key, number, received_at, content, action FROM replies "
+                "ORDER BY received_at, reply_key"
+            )
+            rows = cur.fetchall()
+            decided_last: dict[str, float] = {}  # number -> time of its last opt-out/in
+            for _, number, at, _, action in rows:
+                if action in ("opt_out", "opt_in"):
+                    decided_last[number] = max(decided_last.get(number, -1e300), at or 0.0)
+            for key, number, at, content, action in rows:
+                now_means = self.keywords.classify(content)
+                if action != "none" or not now_means:
+                    continue
+                later = decided_last.get(number, -1e300) > (at or 0.0)
+                if now_means in ("opt_out", "opt_in") and later:
+                    continue  # the number decided again since: that stands
+                cur.execute("UPDATE replies SET action=? WHERE reply_key=?", (now_means, key))
+                done[now_means] += self._act(cur, now_means, key, number, at, content)
+                if now_means in ("opt_out", "opt_in"):
+                    decided_last[number] = max(decided_last.get(number, -1e300), at or 0.0)
+        return SyncReport(len(rows), done["opt_out"], done["opt_in"], done["review"], 0)
 
     async def sync_delivery(
         self, client: Any, *, days: float = DELIVERY_DAYS, now: float | None = None
