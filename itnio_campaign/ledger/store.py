@@ -47,6 +47,7 @@ from ..config import public_settings
 from ..errors import LedgerError, UsageError
 from ..models import Batch, DeliveryRecord
 from ..result import BatchOutcome
+from .arrowframe import arrow_table, frame_table
 from .codecs import (
     _json,
     decode_accepted,
@@ -67,6 +68,7 @@ from .lockfile import (
     remove_created,
     remove_legacy_lock,
     sqlite_error,
+    upgrade_schema,
 )
 
 if TYPE_CHECKING:
@@ -92,13 +94,15 @@ CREATE TABLE journal(
     finished_at REAL,
     kind TEXT,                          -- NULL while the request is in flight
     code TEXT, reason TEXT, attempts INTEGER, success INTEGER, fail INTEGER,
-    -- Accepted numbers, cheaply: their msgIds one per line (acc_ids), aligned with the
-    -- request's numbers in order (acc_rows NULL) or with int32 indexes into them (acc_rows),
-    -- each one's (order_id, number) being the request's. Anything else: JSON `accepted`.
-    acc_rows BLOB, acc_ids TEXT,
+    -- Accepted numbers, cheaply: their msgIds one per line (acc_ids, a BLOB when long: the
+    -- text's UTF-8 byte count as 4 bytes little-endian, then the text zstd-compressed),
+    -- aligned with the request's numbers in order (acc_rows NULL) or with int32 indexes into
+    -- them (acc_rows), each one's (order_id, number) being the request's. Anything else:
+    -- JSON `accepted`. (No index on batch_id: every read scans the journal in seq order,
+    -- and an index page more to write per request costs more than it ever saves.)
+    acc_rows BLOB, acc_ids,
     accepted TEXT                       -- [[order_id, number, msg_id], ...]
 );
-CREATE INDEX journal_batch ON journal(batch_id);
 CREATE TABLE reconcile(
     seq INTEGER PRIMARY KEY,
     after_seq INTEGER NOT NULL,         -- applies after journal rows up to this seq
@@ -187,6 +191,8 @@ class Ledger:
             conn = connect_writer(p)
             if created:
                 _create_schema(p, conn)
+            else:
+                upgrade_schema(p, conn)  # a version 2 ledger is written as version 3
             ledger = cls(p, conn, hold, writer=True)
             ledger._claim()
             return ledger
@@ -271,12 +277,9 @@ class Ledger:
             if settings:
                 self.set_settings(settings)
             return
-        frames = {
-            "source": encode_frame(plan.source),
-            "recipients": encode_frame(plan.recipients, check_rows=100),
-        }
+        frames = _encode_plan_frames(plan.source, plan.recipients)
         batch_rows = encode_batches(plan.batches, plan.recipients)
-        with self._write() as cur:
+        with self._bulk_mode(), self._write() as cur:
             cur.executemany(
                 "INSERT INTO frames(name, format, data) VALUES (?, ?, ?)",
                 [(name, fmt, data) for name, (fmt, data) in frames.items()],
@@ -428,7 +431,7 @@ class Ledger:
         new text and their requests are all stored, or none of them is.
         """
         batches = list(batches)
-        fmt, data = encode_frame(recipients, check_rows=100)
+        fmt, data = encode_frame(recipients, check_rows=100, like=self._source_table())
         rows = encode_batches(batches, recipients) if batches else []
         with self._write() as cur:
             cur.execute("UPDATE frames SET format=?, data=? WHERE name='recipients'", (fmt, data))
@@ -535,7 +538,15 @@ class Ledger:
         row = self._conn.execute("SELECT format, data FROM frames WHERE name=?", (name,)).fetchone()
         if row is None:
             raise LedgerError(f"{self.path} holds no {name} frame: no campaign was started in it")
-        return decode_frame(row[0], row[1])
+        return decode_frame(row[0], row[1], like=self._source_table if name != "source" else None)
+
+    def _source_table(self) -> Any:
+        """The stored source frame as a pyarrow Table (None unless in the "arrow" format):
+        the recipients frame stores columns equal to one of its columns as references."""
+        row = self._conn.execute("SELECT format, data FROM frames WHERE name='source'").fetchone()
+        if row is None or row[0] != "arrow":
+            return None
+        return arrow_table(row[1])
 
     def batches(self, *, extra: bool | None = None) -> list[Batch]:
         """The stored requests in batch order (``extra``: only resends / only planned)."""
@@ -652,6 +663,34 @@ class Ledger:
         return contextlib.nullcontext(self._conn.cursor())
 
     # -- internals -------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _bulk_mode(self) -> Iterator[None]:
+        """Write the plan (megabytes) once, not twice: in a rollback journal, then WAL again.
+
+        In WAL mode every page goes to the ``-wal`` file and is copied again at the checkpoint;
+        in a rollback journal, pages appended to the file are written once (there is nothing
+        to roll back for them). A crash (even SIGKILL) mid-plan leaves a hot journal that the
+        next open rolls back: no plan, nothing sent. ``synchronous`` stays NORMAL, as for the
+        journal. Needs the file to ourselves; when a reader is in (SQLite refuses the switch),
+        the plan goes through WAL as before.
+        """
+        with self._mutex:
+            # A reader holding the file makes the switch fail: give up at once, do not wait.
+            timeout = self._conn.execute("PRAGMA busy_timeout").fetchone()[0]
+            self._conn.execute("PRAGMA busy_timeout=0")
+            try:
+                mode = self._conn.execute("PRAGMA journal_mode=TRUNCATE").fetchone()[0]
+            except sqlite3.Error:
+                mode = "wal"
+            finally:
+                self._conn.execute(f"PRAGMA busy_timeout={int(timeout)}")
+        try:
+            yield
+        finally:
+            if mode == "truncate":
+                with self._mutex, contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("PRAGMA journal_mode=WAL")
+
     def _write(self) -> _Transaction:
         if self.closed:
             raise LedgerError(f"the ledger {self.path} is closed")
@@ -741,6 +780,22 @@ def _holder(path: Path) -> str | None:
         return f"process {int(owner['pid'])} on {owner['host']}, writing since {since}"
     except Exception:  # no row yet, or unreadable: the refusal stands without the detail
         return None
+
+
+def _encode_plan_frames(
+    source: pd.DataFrame, recipients: pd.DataFrame
+) -> dict[str, tuple[str, bytes]]:
+    """The plan's two frames; the recipients' columns equal to a source column are refs."""
+    try:
+        table = frame_table(source)
+    except Exception:  # not for Arrow: the typed or JSON format, without references
+        table = None
+    fmt, data = encode_frame(source, table=table)
+    like = table if fmt == "arrow" else None
+    return {
+        "source": (fmt, data),
+        "recipients": encode_frame(recipients, check_rows=100, like=like),
+    }
 
 
 def _put_meta(cur: sqlite3.Cursor, **values: str) -> None:
