@@ -196,4 +196,3 @@ def _narrow(column: Any) -> Any:
     if pa.types.is_large_binary(column.type) and column.nbytes < 2**31 - 2**20:
         return column.cast(pa.binary())
     return column
-

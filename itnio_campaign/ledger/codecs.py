@@ -52,10 +52,10 @@ def encode_batches(batches: Sequence[Batch], recipients: pd.DataFrame) -> list[t
     firsts: list[int] = []  # first row position of every item, for its content
     if in_range and sizes_ok and {"number", "order_id", "content"} <= set(recipients.columns):
         items = [it for b in batches for it in b.items]
-        if _joined_same(
-            [it.numbers for it in items], recipients["number"], flat
-        ) and _joined_same(
-            [it.order_ids for it in items if it.order_ids is not None],
+        num_texts = [",".join(it.numbers) for it in items]
+        oid_texts = [None if it.order_ids is None else ",".join(it.order_ids) for it in items]
+        if _joined_same(num_texts, recipients["number"], flat) and _joined_same(
+            [t for t in oid_texts if t is not None],
             recipients["order_id"],
             flat[_with_ids_mask(batches)],
         ):
@@ -91,12 +91,27 @@ def encode_batches(batches: Sequence[Batch], recipients: pd.DataFrame) -> list[t
         else:
             k += len(b.items)
             items_text = _json([
-                [",".join(it.numbers), it.content, it.sender_id,
-                 None if it.order_ids is None else ",".join(it.order_ids)]
+                [_csv(it.numbers), it.content, it.sender_id,
+                 None if it.order_ids is None else _csv(it.order_ids)]
                 for it in b.items
             ])  # fmt: skip
         rows.append((b.batch_id, b.endpoint, items_text, p.tobytes()))
     return rows
+
+
+def _csv(values: Sequence[str]) -> str | list[str]:
+    """Values as one comma-joined text, or as a JSON list when a value is empty or holds a
+    comma (the text could not tell them apart)."""
+    text = ",".join(values)
+    if not values or (all(values) and text.count(",") == len(values) - 1):
+        return text
+    return list(values)
+
+
+def _uncsv(stored: str | list[str]) -> tuple[str, ...]:
+    if isinstance(stored, list):
+        return tuple(stored)
+    return tuple(stored.split(",")) if stored else ()
 
 
 def _with_ids_mask(batches: Sequence[Batch]) -> np.ndarray:
@@ -118,23 +133,21 @@ def _arrow_strings(values: Any) -> Any:
     return arr.cast(pa.large_string())
 
 
-def _joined_same(parts: list[tuple[str, ...]], column: pd.Series, positions: np.ndarray) -> bool:
-    """Are ``parts`` (tuples of strings, concatenated) exactly ``column`` at ``positions``?
+def _joined_same(texts: list[str], column: pd.Series, positions: np.ndarray) -> bool:
+    """Are ``texts`` (each values joined by commas) exactly ``column`` at ``positions``?
 
     Compared as one comma-joined text on each side (a C-level join here, an Arrow join of
     the frame's values there): equal texts of equally many values are equal values when
     the given ones hold no comma, which the count of commas proves.
     """
     count = len(positions)
-    if sum(map(len, parts)) != count:
-        return False
     if count == 0:
-        return True
+        return not any(texts)
     try:
         import pyarrow as pa
         import pyarrow.compute as pc  # type: ignore[import-untyped]
 
-        text = ",".join([",".join(p) for p in parts if p])
+        text = ",".join([t for t in texts if t])
         if text.count(",") != count - 1:
             return False
         values = _arrow_strings(column)
@@ -213,10 +226,10 @@ def decode_batches(
         else:
             parsed = tuple(
                 BatchItem(
-                    tuple(nums.split(",")) if nums else (),
+                    _uncsv(nums),
                     content,
                     sender_id,
-                    None if order_ids is None else tuple(order_ids.split(",")),
+                    None if order_ids is None else _uncsv(order_ids),
                 )
                 for nums, content, sender_id, order_ids in spec
             )

@@ -3,13 +3,15 @@
 It holds the plan (the user's frame losslessly, the recipients and the requests), the
 settings (never a credential), and **one journal row per request**: written *in flight* and
 committed before the request leaves, completed with a compact record of the answer after
-(docs/architecture.md, invariant 1). Per request, not per recipient: a million recipients
-are ~1000 rows.
+(docs/architecture.md, invariant 1); that record is committed with the next write (the next
+request's in-flight row, at the latest the session's end), one transaction per request.
+Per request, not per recipient: a million recipients are ~1000 rows.
 
 Tables (schema version :data:`SCHEMA_VERSION`, also in ``PRAGMA user_version``)::
 
     meta(key, value)              app, schema version, fingerprint, status, times, settings
-    frames(name, format, data)    "source" and "recipients" as Parquet (or JSON table) bytes
+    frames(name, format, data)    "source" and "recipients": Arrow IPC ("arrow"; version 2
+                                  wrote Parquet), "typed" Parquet or a JSON table, see .codecs
     batches(batch_id, endpoint, extra, items, positions)   every request the campaign may make;
                                   numbers and order ids are read from the recipients frame
     journal(seq, batch_id, started_at, finished_at, kind, code, reason, attempts,
@@ -135,7 +137,9 @@ class Ledger:
     """One campaign's SQLite ledger; implements the runner's Journal protocol.
 
     Open it with :meth:`open` (creates the file when it does not exist) and close it, best
-    with ``with``. All writes are one short transaction each (WAL, ``synchronous=NORMAL``).
+    with ``with``. All writes are one short transaction each (WAL, ``synchronous=NORMAL``;
+    the plan goes through a rollback journal, written once), except :meth:`complete`, which
+    rides on the next one.
 
     >>> with Ledger.open("promo.sqlite") as ledger:               # doctest: +SKIP
     ...     ledger.start(plan, {"concurrency": 8})
@@ -154,6 +158,8 @@ class Ledger:
         # batch_id -> (journal seq of its in-flight row, the batch): complete() encodes the
         # accepted numbers against the batch.
         self._open_rows: dict[int, tuple[int, Batch]] = {}
+        # Journal statements complete() staged; the next transaction writes them first.
+        self._staged: list[tuple[str, tuple[Any, ...]]] = []
         self._recipients: pd.DataFrame | None = None  # decoded once, for the stored batches
         self._batch_cache: dict[int, Batch] | None = None
         self._session_start: float | None = None  # this object's sending session, if any
@@ -308,7 +314,16 @@ class Ledger:
             self._open_rows[batch.batch_id] = (int(cur.lastrowid or 0), batch)
 
     def complete(self, outcome: BatchOutcome) -> None:
-        """Record what the request came to (its row stops being in flight)."""
+        """Record what the request came to (its row stops being in flight).
+
+        Staged, not committed on its own: the next write of this ledger (the next request's
+        :meth:`begin`, :meth:`finish`, :meth:`close`, any other write) commits it in its
+        own transaction, and every read of the journal commits it first. One transaction
+        per request instead of two; the in-flight mark of :meth:`begin` stays durable
+        before its request leaves. A process killed in between leaves the staged answers'
+        requests in flight: ``unknown`` on resume, reconciled, never resent (as a request
+        whose answer never came).
+        """
         with self._mutex:
             seq, batch = self._open_rows.pop(outcome.batch_id, (None, None))
         values = (
@@ -321,20 +336,29 @@ class Ledger:
             outcome.fail,
             *encode_accepted(batch, outcome.accepted),
         )
-        with self._write() as cur:
-            if seq is None:  # completed without begin (never left): journal it whole
-                cur.execute(
-                    "INSERT INTO journal(batch_id, started_at, finished_at, kind, code, reason,"
-                    " attempts, success, fail, acc_rows, acc_ids, accepted)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (outcome.batch_id, outcome.started_at, *values),
-                )
-            else:
-                cur.execute(
-                    "UPDATE journal SET finished_at=?, kind=?, code=?, reason=?, attempts=?,"
-                    " success=?, fail=?, acc_rows=?, acc_ids=?, accepted=? WHERE seq=?",
-                    (*values, seq),
-                )
+        staged: tuple[str, tuple[Any, ...]]
+        if seq is None:  # completed without begin (never left): journal it whole
+            staged = (
+                "INSERT INTO journal(batch_id, started_at, finished_at, kind, code, reason,"
+                " attempts, success, fail, acc_rows, acc_ids, accepted)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (outcome.batch_id, outcome.started_at, *values),
+            )
+        else:
+            staged = (
+                "UPDATE journal SET finished_at=?, kind=?, code=?, reason=?, attempts=?,"
+                " success=?, fail=?, acc_rows=?, acc_ids=?, accepted=? WHERE seq=?",
+                (*values, seq),
+            )
+        self._check_writable()
+        with self._mutex:
+            self._staged.append(staged)
+
+    def _commit_staged(self) -> None:
+        """Commit answers :meth:`complete` staged (before a read of the journal)."""
+        if self._staged:
+            with self._write():
+                pass  # the transaction writes them
 
     def finish(self, status: str, reason: str | None = None, *, now: float | None = None) -> None:
         """Record how the run ended: ``completed``, ``stopped`` or ``halted`` (with why).
@@ -589,6 +613,7 @@ class Ledger:
 
         ``batches`` (batch_id -> Batch, e.g. the plan's) spares reading them from the file.
         """
+        self._commit_staged()
         rows = self._conn.execute(
             "SELECT seq, batch_id, started_at, finished_at, kind, code, reason, attempts,"
             " success, fail, acc_rows, acc_ids, accepted FROM journal ORDER BY seq"
@@ -608,6 +633,7 @@ class Ledger:
 
     def last_kinds(self) -> dict[int, str]:
         """batch_id -> the kind of its latest journal row (``unknown`` while in flight)."""
+        self._commit_staged()
         rows = self._conn.execute("SELECT batch_id, kind FROM journal ORDER BY seq")
         return {int(b): k or "unknown" for b, k in rows}
 
@@ -620,6 +646,7 @@ class Ledger:
 
     def in_flight(self) -> list[int]:
         """Batches whose request left but whose answer was never recorded."""
+        self._commit_staged()
         rows = self._conn.execute("SELECT batch_id FROM journal WHERE kind IS NULL ORDER BY seq")
         return [int(r[0]) for r in rows]
 
@@ -648,6 +675,7 @@ class Ledger:
         ]
 
     def last_seq(self) -> int:
+        self._commit_staged()
         return int(self._conn.execute("SELECT coalesce(max(seq), 0) FROM journal").fetchone()[0])
 
     def extension(self, *, write: bool = False) -> Any:
@@ -660,6 +688,7 @@ class Ledger:
             return self._write()
         if self.closed:
             raise LedgerError(f"the ledger {self.path} is closed")
+        self._commit_staged()
         return contextlib.nullcontext(self._conn.cursor())
 
     # -- internals -------------------------------------------------------------------------
@@ -691,22 +720,34 @@ class Ledger:
                 with self._mutex, contextlib.suppress(sqlite3.Error):
                     self._conn.execute("PRAGMA journal_mode=WAL")
 
-    def _write(self) -> _Transaction:
+    def _check_writable(self) -> None:
         if self.closed:
             raise LedgerError(f"the ledger {self.path} is closed")
         if self.readonly:
             raise LedgerError(f"the ledger {self.path} was opened read-only")
-        return _Transaction(self._conn, self._mutex, self.path)
+
+    def _write(self) -> _Transaction:
+        self._check_writable()
+        return _Transaction(self._conn, self._mutex, self.path, self._staged)
 
 
 class _Transaction:
-    """``with`` block = one committed transaction (rolled back on error).
+    """``with`` block = one committed transaction (rolled back on error), which first
+    writes the statements ``staged`` (see :meth:`Ledger.complete`; dropped once committed).
 
     SQLite errors become a :class:`LedgerError` naming the ledger's path.
     """
 
-    def __init__(self, conn: sqlite3.Connection, mutex: threading.Lock, path: Path) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        mutex: threading.Lock,
+        path: Path,
+        staged: list[tuple[str, tuple[Any, ...]]] | None = None,
+    ) -> None:
         self._conn, self._mutex, self._path = conn, mutex, path
+        self._staged = staged if staged is not None else []
+        self._written = 0
 
     def __enter__(self) -> sqlite3.Cursor:
         self._mutex.acquire()
@@ -718,7 +759,15 @@ class _Transaction:
         except BaseException:
             self._mutex.release()
             raise
-        return self._conn.cursor()
+        cur = self._conn.cursor()
+        try:
+            for sql, params in self._staged:
+                cur.execute(sql, params)
+        except BaseException as exc:
+            self.__exit__(type(exc), exc, None)
+            raise
+        self._written = len(self._staged)
+        return cur
 
     def __exit__(
         self,
@@ -728,6 +777,8 @@ class _Transaction:
     ) -> None:
         try:
             self._conn.execute("ROLLBACK" if exc_type else "COMMIT")
+            if not exc_type:
+                del self._staged[: self._written]  # committed: no longer staged
         except sqlite3.Error as error:
             if exc is None:
                 raise sqlite_error(self._path, error) from error
