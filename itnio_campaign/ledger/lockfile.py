@@ -301,7 +301,38 @@ def check_ledger_file(path: Path, hold: FileHold | None = None) -> None:
         raise LedgerError(f"{path} is not a campaign ledger (not an SQLite file)")
     if size < 512 or len(header) < 100:
         raise LedgerError(f"{path} is truncated: {size} bytes")
+    if _roll_back_hot_journal(path, header):
+        header = hold.read_header()
     _check_contents(path, header)
+
+
+def _roll_back_hot_journal(path: Path, header: bytes) -> bool:
+    """Undo a plan write that a killed process left half done; True if there was one.
+
+    The plan is written through a rollback journal (``Ledger._bulk_mode``): a process killed
+    midway leaves a hot ``-journal`` that SQLite rolls back on the first read of a
+    read-write connection, which the read-only checks cannot do. Only for a file whose
+    header carries our application id (never touching anyone else's database); the journal
+    is hot only when no process writes it, which SQLite itself checks.
+    """
+    real = Path(os.path.realpath(path))
+    journal = Path(f"{real}-journal")
+    if header[68:72] != APPLICATION_ID.to_bytes(4, "big"):
+        return False
+    try:
+        if journal.stat().st_size == 0:
+            return False
+    except OSError:  # no journal: nothing to undo
+        return False
+    try:
+        conn = sqlite3.connect(str(real), isolation_level=None)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise sqlite_error(path, exc) from exc
+    return True
 
 
 def _check_contents(path: Path, header: bytes) -> None:
