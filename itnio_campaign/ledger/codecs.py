@@ -184,8 +184,14 @@ def _same_strings(values: list[str], column: pd.Series, positions: np.ndarray) -
 
 
 def _contents_at(recipients: pd.DataFrame, positions: list[int]) -> list[Any]:
-    col = recipients["content"].array
-    return [None if p < 0 else col[p] for p in positions]
+    """The content at each position (None at -1), taken in one pass, not value by value."""
+    at = np.asarray(positions, dtype=np.int64)
+    valid = np.flatnonzero(at >= 0)
+    taken = np.asarray(recipients["content"].array.take(at[valid]), dtype=object).tolist()
+    out: list[Any] = [None] * len(positions)
+    for i, value in zip(valid.tolist(), taken, strict=True):
+        out[i] = value
+    return out
 
 
 def decode_batches(
