@@ -316,24 +316,34 @@ def _kinds(path: Path) -> list[tuple[int, str | None]]:
 
 
 def test_an_answer_is_committed_with_the_next_request_or_before_any_read(tmp_path: Path) -> None:
-    plan = build_plan(3000)
+    plan = build_plan(4000)
     path = tmp_path / "c.sqlite"
     with Ledger.open(path) as ledger:
         ledger.start(plan, {})
         ledger.begin(plan.batches[0], 1.0)
+        ledger.begin(plan.batches[1], 1.0)
         ledger.complete(_accepted(0, plan.batches, 1.0))
-        assert _kinds(path) == [(0, None)]  # staged: another process still sees it in flight
-        ledger.begin(plan.batches[1], 2.0)
-        assert _kinds(path) == [(0, "accepted"), (1, None)]  # committed with the next request
+        # staged while another request is in flight: another process still sees it so
+        assert _kinds(path) == [(0, None), (1, None)]
+        ledger.begin(plan.batches[2], 2.0)
+        assert _kinds(path)[0] == (0, "accepted")  # committed with the next request
         ledger.complete(_accepted(1, plan.batches, 2.0))
-        assert ledger.last_kinds() == {0: "accepted", 1: "accepted"}  # own reads commit first
-        assert _kinds(path) == [(0, "accepted"), (1, "accepted")]
-        ledger.begin(plan.batches[2], 3.0)
-        ledger.complete(_accepted(2, plan.batches, 3.0))
-    assert _kinds(path)[-1] == (2, "accepted")  # closing commits what is staged
+        assert _kinds(path)[1] == (1, None)
+        assert ledger.last_kinds()[1] == "accepted"  # the ledger's own reads commit first
+        assert _kinds(path)[1] == (1, "accepted")
+        ledger.begin(plan.batches[3], 3.0)
+        ledger.complete(_accepted(3, plan.batches, 3.0))
+        assert _kinds(path)[-1] == (3, None)
+        ledger.complete(_accepted(2, plan.batches, 2.0))  # the last one in flight: at once
+        assert _kinds(path) == [(0, "accepted"), (1, "accepted"), (2, "accepted"), (3, "accepted")]
+        ledger.begin(plan.batches[0], 4.0)
+        ledger.begin(plan.batches[1], 4.0)
+        ledger.complete(_accepted(0, plan.batches, 4.0))
+    assert _kinds(path)[-2] == (0, "accepted")  # closing commits what is staged
     with Ledger.open(path, readonly=True) as again:
-        assert [o.accepted for o in again.outcomes()] == [
-            _accepted(i, plan.batches, 0.0).accepted for i in range(3)
+        outcomes = again.outcomes()
+        assert [o.accepted for o in outcomes[:4]] == [
+            _accepted(i, plan.batches, 0.0).accepted for i in range(4)
         ]
         with pytest.raises(LedgerError, match="read-only"):
             again.complete(_accepted(0, plan.batches, 1.0))
@@ -354,12 +364,14 @@ _KILLED_WITH_AN_ANSWER_STAGED = textwrap.dedent(
         ledger.start(plan, {})
         ledger.mark_running(time.time())
         async with AsyncClient(Credentials.from_env(None)) as client:
-            batch = plan.batches[0]
             started = time.time()
-            ledger.begin(batch, started)
-            outcome = await send_one(client, batch, started)
-            ledger.complete(outcome)  # staged, not yet committed
-        print(outcome.kind, flush=True)
+            for batch in plan.batches[:2]:  # two requests in flight
+                ledger.begin(batch, started)
+            first, second = await asyncio.gather(
+                *(send_one(client, b, started) for b in plan.batches[:2])
+            )
+            ledger.complete(first)  # staged (the other one is in flight), not yet committed
+        print(first.kind, second.kind, flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
 
     asyncio.run(main())
@@ -386,19 +398,22 @@ async def test_sigkill_with_an_answer_staged_resumes_by_reconciling_never_resend
             env=env, cwd=TESTS.parent, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert done.returncode == -signal.SIGKILL, done.stderr
-        assert done.stdout.split() == ["accepted"]
-        assert _kinds(path) == [(0, None)]  # the answer died with the process
+        assert done.stdout.split() == ["accepted", "accepted"]
+        assert _kinds(path) == [(0, None), (1, None)]  # the staged answer died with it
         plan = build_plan(3000)
         async with AsyncClient(creds, FAST_SETTINGS) as client:
             resumed = await resume_campaign(path, client, progress=False)
-            # request 0 is unknown, not resent: the others are sent, each once
-            assert resumed.summary().counts == {"submitted": 2000, "unknown": 1000}
+            # requests 0 and 1 are unknown, not resent: the third is sent, once
+            assert resumed.summary().counts == {"submitted": 1000, "unknown": 2000}
             counts = sb.accept_counts()
             ready = plan.recipients["order_id"].tolist()
             assert [counts[o] for o in ready] == [1] * len(ready)
             report = await reconcile_campaign(path, client, min_age_s=0.0)
-        assert (report.found, report.missing) == (1000, 0)
+        assert (report.found, report.missing) == (2000, 0)
         assert load_campaign(path).summary().counts == {"submitted": 3000}
     with Ledger.open(path, readonly=True) as ledger:
-        (found,) = ledger.reconciliations()  # what getSentRcd proved about request 0
-        assert found.batch_id == 0 and len(found.found) == 1000 and not found.missing
+        proved = ledger.reconciliations()  # what getSentRcd proved about requests 0 and 1
+        assert [(r.batch_id, len(r.found), len(r.missing)) for r in proved] == [
+            (0, 1000, 0),
+            (1, 1000, 0),
+        ]

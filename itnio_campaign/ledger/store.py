@@ -316,13 +316,14 @@ class Ledger:
     def complete(self, outcome: BatchOutcome) -> None:
         """Record what the request came to (its row stops being in flight).
 
-        Staged, not committed on its own: the next write of this ledger (the next request's
-        :meth:`begin`, :meth:`finish`, :meth:`close`, any other write) commits it in its
-        own transaction, and every read of the journal commits it first. One transaction
-        per request instead of two; the in-flight mark of :meth:`begin` stays durable
-        before its request leaves. A process killed in between leaves the staged answers'
-        requests in flight: ``unknown`` on resume, reconciled, never resent (as a request
-        whose answer never came).
+        While other requests are in flight it is staged, not committed on its own: the next
+        write of this ledger (the next request's :meth:`begin`, :meth:`finish`,
+        :meth:`close`, any other write) commits it in its own transaction, and every read
+        of the journal commits it first. One transaction per request instead of two; the
+        in-flight mark of :meth:`begin` stays durable before its request leaves. A process
+        killed in between leaves the staged answers' requests in flight: ``unknown`` on
+        resume, reconciled, never resent (as a request whose answer never came). The
+        answer of the only request in flight is committed at once.
         """
         with self._mutex:
             seq, batch = self._open_rows.pop(outcome.batch_id, (None, None))
@@ -353,6 +354,9 @@ class Ledger:
         self._check_writable()
         with self._mutex:
             self._staged.append(staged)
+            alone = not self._open_rows
+        if alone:  # no other request in flight, so no begin() soon to carry it: commit now
+            self._commit_staged()
 
     def _commit_staged(self) -> None:
         """Commit answers :meth:`complete` staged (before a read of the journal)."""
