@@ -277,9 +277,11 @@ def sqlite_error(path: Path, exc: sqlite3.Error) -> LedgerError:
 def check_ledger_file(path: Path, hold: FileHold | None = None) -> None:
     """Raise :class:`LedgerError` unless ``path`` is a healthy ledger of this schema.
 
-    Reads only: the file's bytes, modification time and folder stay as they were.
-    ``hold``: this process's hold on the file (its header is read through it, so no other
-    descriptor of the file is opened and closed).
+    Reads only: the file's bytes, modification time and folder stay as they were (one
+    exception: a ledger of ours whose plan write a killed process left half done is rolled
+    back first, see :func:`_roll_back_hot_journal`). ``hold``: this process's hold on the
+    file (its header is read through it, so no other descriptor of the file is opened and
+    closed).
 
     >>> check_ledger_file(Path("notes.txt"))                      # doctest: +SKIP
     Traceback (most recent call last):
