@@ -361,7 +361,7 @@ def test_frame_codec_is_lossless_for_common_dtypes() -> None:
         ts_naive=pd.Timestamp("2025-01-01") + pd.to_timedelta(np.arange(100), unit="s"),
     )
     fmt, data = encode_frame(df)
-    assert fmt == "parquet" and b"pickle" not in data.lower()
+    assert fmt == "arrow" and b"pickle" not in data.lower()
     pd.testing.assert_frame_equal(decode_frame(fmt, data), df)
 
 

@@ -25,6 +25,7 @@ import pandas as pd
 from ..errors import LedgerError
 from ..models import Batch, BatchItem
 from ..result import Accepted
+from .arrowframe import decode_arrow, encode_arrow
 
 
 def _json(value: Any) -> str:
@@ -41,8 +42,9 @@ def encode_batches(batches: Sequence[Batch], recipients: pd.DataFrame) -> list[t
     """
     if not batches:
         return []
-    pos = [np.asarray(b.positions, dtype="<i4") for b in batches]
-    flat = np.concatenate(pos)
+    sizes = [len(b.positions) for b in batches]
+    flat = np.fromiter(chain.from_iterable(b.positions for b in batches), "<i4", sum(sizes))
+    pos = np.split(flat, np.cumsum(sizes[:-1]))
     n = len(recipients)
     in_range = flat.size == 0 or (int(flat.min()) >= 0 and int(flat.max()) < n)
     sizes_ok = all(sum(len(it.numbers) for it in b.items) == len(b.positions) for b in batches)
@@ -50,10 +52,10 @@ def encode_batches(batches: Sequence[Batch], recipients: pd.DataFrame) -> list[t
     firsts: list[int] = []  # first row position of every item, for its content
     if in_range and sizes_ok and {"number", "order_id", "content"} <= set(recipients.columns):
         items = [it for b in batches for it in b.items]
-        if _same_strings(
-            list(chain.from_iterable(it.numbers for it in items)), recipients["number"], flat
-        ) and _same_strings(
-            list(chain.from_iterable(it.order_ids or () for it in items)),
+        num_texts = [",".join(it.numbers) for it in items]
+        oid_texts = [None if it.order_ids is None else ",".join(it.order_ids) for it in items]
+        if _joined_same(num_texts, recipients["number"], flat) and _joined_same(
+            [t for t in oid_texts if t is not None],
             recipients["order_id"],
             flat[_with_ids_mask(batches)],
         ):
@@ -89,12 +91,27 @@ def encode_batches(batches: Sequence[Batch], recipients: pd.DataFrame) -> list[t
         else:
             k += len(b.items)
             items_text = _json([
-                [",".join(it.numbers), it.content, it.sender_id,
-                 None if it.order_ids is None else ",".join(it.order_ids)]
+                [_csv(it.numbers), it.content, it.sender_id,
+                 None if it.order_ids is None else _csv(it.order_ids)]
                 for it in b.items
             ])  # fmt: skip
         rows.append((b.batch_id, b.endpoint, items_text, p.tobytes()))
     return rows
+
+
+def _csv(values: Sequence[str]) -> str | list[str]:
+    """Values as one comma-joined text, or as a JSON list when a value is empty or holds a
+    comma (the text could not tell them apart)."""
+    text = ",".join(values)
+    if not values or (all(values) and text.count(",") == len(values) - 1):
+        return text
+    return list(values)
+
+
+def _uncsv(stored: str | list[str]) -> tuple[str, ...]:
+    if isinstance(stored, list):
+        return tuple(stored)
+    return tuple(stored.split(",")) if stored else ()
 
 
 def _with_ids_mask(batches: Sequence[Batch]) -> np.ndarray:
@@ -116,6 +133,40 @@ def _arrow_strings(values: Any) -> Any:
     return arr.cast(pa.large_string())
 
 
+def _joined_same(texts: list[str], column: pd.Series, positions: np.ndarray) -> bool:
+    """Are ``texts`` (each values joined by commas) exactly ``column`` at ``positions``?
+
+    Compared as one comma-joined text on each side (a C-level join here, an Arrow join of
+    the frame's values there): equal texts of equally many values are equal values when
+    the given ones hold no comma, which the count of commas proves.
+    """
+    count = len(positions)
+    if count == 0:
+        return not any(texts)
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc  # type: ignore[import-untyped]
+
+        text = ",".join([t for t in texts if t])
+        if text.count(",") != count - 1:
+            return False
+        values = _arrow_strings(column)
+        first, last = int(positions[0]), int(positions[-1])
+        if last - first + 1 == count and bool((np.diff(positions) == 1).all()):
+            taken = values.slice(first, count)  # the usual plan: rows in order, no copy
+        else:
+            taken = values.take(pa.array(positions))
+        if taken.null_count:
+            return False
+        joined = pc.binary_join(
+            pa.LargeListArray.from_arrays(pa.array([0, count], pa.int64()), taken),
+            pa.scalar(",", pa.large_string()),
+        )[0]
+        return bool(joined.as_buffer().equals(pa.py_buffer(text.encode("utf-8"))))
+    except Exception:  # not strings, unencodable text, or no pyarrow: compare one by one
+        return False
+
+
 def _same_strings(values: list[str], column: pd.Series, positions: np.ndarray) -> bool:
     """Is ``values`` exactly ``column`` at ``positions`` (all strings, no missing)?"""
     if len(values) != len(positions):
@@ -133,8 +184,14 @@ def _same_strings(values: list[str], column: pd.Series, positions: np.ndarray) -
 
 
 def _contents_at(recipients: pd.DataFrame, positions: list[int]) -> list[Any]:
-    col = recipients["content"].array
-    return [None if p < 0 else col[p] for p in positions]
+    """The content at each position (None at -1), taken in one pass, not value by value."""
+    at = np.asarray(positions, dtype=np.int64)
+    valid = np.flatnonzero(at >= 0)
+    taken = np.asarray(recipients["content"].array.take(at[valid]), dtype=object).tolist()
+    out: list[Any] = [None] * len(positions)
+    for i, value in zip(valid.tolist(), taken, strict=True):
+        out[i] = value
+    return out
 
 
 def decode_batches(
@@ -175,10 +232,10 @@ def decode_batches(
         else:
             parsed = tuple(
                 BatchItem(
-                    tuple(nums.split(",")) if nums else (),
+                    _uncsv(nums),
                     content,
                     sender_id,
-                    None if order_ids is None else tuple(order_ids.split(",")),
+                    None if order_ids is None else _uncsv(order_ids),
                 )
                 for nums, content, sender_id, order_ids in spec
             )
@@ -188,10 +245,12 @@ def decode_batches(
 
 def encode_accepted(
     batch: Batch | None, accepted: Accepted
-) -> tuple[bytes | None, str | None, str | None]:
+) -> tuple[bytes | None, str | bytes | None, str | None]:
     """(acc_rows, acc_ids, accepted JSON) for a journal row; see the schema.
 
-    The common answer — every number accepted, in the request's order — costs one join.
+    The common answer — every number accepted, in the request's order — costs one join
+    (and a zstd pass over the msgIds: a 20 kB answer written as 0.5–9 kB is cheaper to
+    commit, and to checkpoint, than its compression costs).
     """
     if not accepted:
         return None, None, None
@@ -201,24 +260,55 @@ def encode_accepted(
         b_nums = batch.numbers
         b_oids = batch.order_ids
         if nums == b_nums and oids == b_oids:
-            return None, ids_text, None
+            return None, _pack_ids(ids_text), None
         index = {(o, n): i for i, (o, n) in enumerate(zip(b_oids, b_nums, strict=True))}
         rows = [index.get(pair, -1) for pair in zip(oids, nums, strict=True)]
         if -1 not in rows:
-            return np.asarray(rows, dtype="<i4").tobytes(), ids_text, None
+            return np.asarray(rows, dtype="<i4").tobytes(), _pack_ids(ids_text), None
     return None, None, _json(list(accepted))
 
 
+#: msgIds texts shorter than this stay text (compressing a few ids gains nothing).
+_PACK_FROM = 1024
+_ZSTD: list[Any] = []  # the pyarrow zstd codec, made once
+
+
+def _zstd() -> Any:
+    if not _ZSTD:
+        import pyarrow as pa
+
+        _ZSTD.append(pa.Codec("zstd", 1))
+    return _ZSTD[0]
+
+
+def _pack_ids(text: str) -> str | bytes:
+    """The msgIds text, or (long enough) its UTF-8 zstd-compressed behind its 4-byte length."""
+    if len(text) < _PACK_FROM:
+        return text
+    try:
+        raw = text.encode("utf-8")
+        return len(raw).to_bytes(4, "little") + _zstd().compress(raw, asbytes=True)
+    except Exception:  # no pyarrow, or text UTF-8 cannot hold: stored as it is
+        return text
+
+
+def _unpack_ids(value: str | bytes) -> str:
+    if isinstance(value, str):  # short, or written by schema version 2
+        return value
+    size = int.from_bytes(value[:4], "little")
+    return bytes(_zstd().decompress(value[4:], decompressed_size=size, asbytes=True)).decode()
+
+
 def decode_accepted(
-    batch: Batch | None, rows: bytes | None, ids_text: str | None, accepted: str | None
+    batch: Batch | None, rows: bytes | None, ids: str | bytes | None, accepted: str | None
 ) -> Accepted:
     if accepted:
         return Accepted.of((str(a), str(b), str(c)) for a, b, c in json.loads(accepted))
-    if ids_text is None:
+    if ids is None:
         return Accepted()
     if batch is None:
         raise LedgerError("a journal row names a request the ledger does not hold")
-    mids = tuple(ids_text.split("\n"))
+    mids = tuple(_unpack_ids(ids).split("\n"))
     nums, oids = batch.numbers, batch.order_ids
     if rows is None:
         return Accepted(oids, nums, mids)
@@ -227,23 +317,29 @@ def decode_accepted(
 
 
 # -- frames -----------------------------------------------------------------------------------
-#: Frame formats: "parquet" (plain Parquet), "typed" (Parquet whose object columns, labels and
-#: index are stored value by value with their Python type, see :func:`_tag`), "json" (read
-#: only, and the last resort for values no format can hold exactly, with a warning).
-FRAME_FORMATS = ("parquet", "typed", "json")
+#: Frame formats: "arrow" (Arrow IPC, see :mod:`.arrowframe`), "typed" (Parquet whose object
+#: columns, labels and index are stored value by value with their Python type, see
+#: :func:`_tag`), "json" (the last resort for values no format can hold exactly, with a
+#: warning), "parquet" (plain Parquet: read only, written by schema version 2).
+FRAME_FORMATS = ("arrow", "typed", "json", "parquet")
 _META_KEY = b"itnio_campaign"
 
 
-def encode_frame(df: pd.DataFrame, *, check_rows: int = 2000) -> tuple[str, bytes]:
+def encode_frame(
+    df: pd.DataFrame, *, check_rows: int = 2000, like: Any = None, table: Any = None
+) -> tuple[str, bytes]:
     """The frame as ``(format, bytes)``, decoded exactly by :func:`decode_frame`.
 
-    Plain Parquet when the frame's own columns survive it: string column labels, and object
-    columns that hold only text or only bytes (checked over the whole column; a full decode
-    check would cost more than sending a million numbers, so the decode is checked on the
-    first ``check_rows`` rows). Otherwise the "typed" format: every object column, column
-    label and index value keeps its Python type (floats and text in one phone column, bytes,
-    Decimals, integer column names). Only values of other types (lists, custom objects)
-    fall back to a JSON table, with a warning that they come back changed.
+    The "arrow" format (:mod:`.arrowframe`: the frame's Arrow buffers, each column stored the
+    cheapest exact way) when the frame's own columns survive it: string column labels, and
+    object columns that hold only text or only bytes (checked over the whole column; a full
+    decode check would cost more than sending a million numbers, so the decode is checked on
+    the first ``check_rows`` rows). ``like``: another frame of the same ledger, as a pyarrow
+    Table (columns equal to one of its columns are stored once, there); ``table``:
+    ``frame_table(df)``, when the caller has it. Otherwise the "typed" format: every object
+    column, column label and index value keeps its Python type (floats and text in one phone
+    column, bytes, Decimals, integer column names). Only values of other types (lists, custom
+    objects) fall back to a JSON table, with a warning that they come back changed.
 
     >>> fmt, data = encode_frame(pd.DataFrame({0: [1.5, "+91 98", b"x"]}))
     >>> fmt, decode_frame(fmt, data)[0].tolist()
@@ -253,12 +349,13 @@ def encode_frame(df: pd.DataFrame, *, check_rows: int = 2000) -> tuple[str, byte
     errors: list[str] = []
     if _plain_parquet_fits(df):
         try:
-            _assert_same(head, decode_frame("parquet", _to_parquet_bytes(head)))
-            return "parquet", _to_parquet_bytes(df) if len(df) > len(head) else _head_bytes(head)
+            _assert_same(head, decode_frame("arrow", encode_arrow(head)))
+            full = len(df) > len(head)
+            return "arrow", encode_arrow(df, like, table=table) if full else encode_arrow(head)
         except ImportError:
-            return _json_fallback(df, ["parquet: pyarrow is not installed"])
+            return _json_fallback(df, ["arrow: pyarrow is not installed"])
         except Exception as exc:  # the plain format lost something: the typed one keeps it
-            errors.append(f"parquet: {type(exc).__name__}: {str(exc)[:200]}")
+            errors.append(f"arrow: {type(exc).__name__}: {str(exc)[:200]}")
     try:
         data = _to_typed_bytes(df)
         _assert_same(head, decode_frame("typed", _to_typed_bytes(head)))
@@ -270,10 +367,12 @@ def encode_frame(df: pd.DataFrame, *, check_rows: int = 2000) -> tuple[str, byte
     return _json_fallback(df, errors)
 
 
-def decode_frame(fmt: str, data: bytes) -> pd.DataFrame:
-    """Inverse of :func:`encode_frame`."""
+def decode_frame(fmt: str, data: bytes, like: Callable[[], Any] | None = None) -> pd.DataFrame:
+    """Inverse of :func:`encode_frame` (``like()``: the table its ``like`` frame was)."""
     try:
-        if fmt == "parquet":
+        if fmt == "arrow":
+            return decode_arrow(data, like)
+        if fmt == "parquet":  # written by schema version 2
             return pd.read_parquet(io.BytesIO(data))
         if fmt == "typed":
             return _from_typed_bytes(data)
@@ -282,10 +381,6 @@ def decode_frame(fmt: str, data: bytes) -> pd.DataFrame:
     except Exception as exc:
         raise LedgerError(f"a stored frame cannot be read ({fmt}): {exc}") from exc
     raise LedgerError(f"unknown frame format {fmt!r} in the ledger")
-
-
-def _head_bytes(head: pd.DataFrame) -> bytes:
-    return _to_parquet_bytes(head)
 
 
 def _json_fallback(df: pd.DataFrame, errors: list[str]) -> tuple[str, bytes]:
@@ -320,27 +415,6 @@ def _pure(values: pd.Series | pd.Index) -> bool:
         return False
     nulls = pd.isna(values)
     return not nulls.any() or all(v is None for v in np.asarray(values, dtype=object)[nulls])
-
-
-def _to_parquet_bytes(df: pd.DataFrame) -> bytes:
-    import pyarrow  # noqa: F401  (ImportError: the typed format, then JSON)
-
-    buf = io.BytesIO()
-    # No min/max statistics (nobody queries the blob) and no futile dictionary attempt on
-    # columns of mostly distinct values (numbers, order ids): a third faster to write.
-    df.to_parquet(buf, engine="pyarrow", index=True, write_statistics=False, compression="zstd",
-                  use_dictionary=_dictionary_columns(df))  # fmt: skip
-    return buf.getvalue()
-
-
-def _dictionary_columns(df: pd.DataFrame) -> bool | list[str]:
-    """Columns worth dictionary-encoding: repetitive in the first rows (all, if unsure)."""
-    if not all(isinstance(c, str) for c in df.columns) or df.columns.has_duplicates:
-        return True
-    head = df.iloc[:2000]
-    return [str(c) for c in df.columns if len(head) == 0 or head[c].nunique() <= len(head) // 2] + [
-        str(n) for n in df.index.names if n is not None and str(n) not in df.columns
-    ]
 
 
 def _assert_same(a: pd.DataFrame, b: pd.DataFrame) -> None:

@@ -15,6 +15,7 @@ Errors name the path the user gave, never a sidecar file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -24,7 +25,12 @@ from pathlib import Path
 from ..errors import LedgerError
 
 #: Bumped whenever the tables change; a ledger of another version is refused, not guessed at.
-SCHEMA_VERSION = 2
+#: 3: frames in the "arrow" format, long msgId lists zstd-compressed, no journal index.
+SCHEMA_VERSION = 3
+#: Older versions this release reads as they are, and upgrades in place when it writes:
+#: version 3 only adds ways to store things (version 2's Parquet frames and msgId texts are
+#: still read), so upgrading is relabelling. Older still are refused.
+UPGRADABLE_VERSIONS = (2,)
 #: ``PRAGMA application_id``: "ITNC". Marks the file as ours for tools like ``file(1)``.
 APPLICATION_ID = 0x49544E43
 APP_NAME = "itnio-campaign-ledger"
@@ -271,9 +277,11 @@ def sqlite_error(path: Path, exc: sqlite3.Error) -> LedgerError:
 def check_ledger_file(path: Path, hold: FileHold | None = None) -> None:
     """Raise :class:`LedgerError` unless ``path`` is a healthy ledger of this schema.
 
-    Reads only: the file's bytes, modification time and folder stay as they were.
-    ``hold``: this process's hold on the file (its header is read through it, so no other
-    descriptor of the file is opened and closed).
+    Reads only: the file's bytes, modification time and folder stay as they were (one
+    exception: a ledger of ours whose plan write a killed process left half done is rolled
+    back first, see :func:`_roll_back_hot_journal`). ``hold``: this process's hold on the
+    file (its header is read through it, so no other descriptor of the file is opened and
+    closed).
 
     >>> check_ledger_file(Path("notes.txt"))                      # doctest: +SKIP
     Traceback (most recent call last):
@@ -295,7 +303,38 @@ def check_ledger_file(path: Path, hold: FileHold | None = None) -> None:
         raise LedgerError(f"{path} is not a campaign ledger (not an SQLite file)")
     if size < 512 or len(header) < 100:
         raise LedgerError(f"{path} is truncated: {size} bytes")
+    if _roll_back_hot_journal(path, header):
+        header = hold.read_header()
     _check_contents(path, header)
+
+
+def _roll_back_hot_journal(path: Path, header: bytes) -> bool:
+    """Undo a plan write that a killed process left half done; True if there was one.
+
+    The plan is written through a rollback journal (``Ledger._bulk_mode``): a process killed
+    midway leaves a hot ``-journal`` that SQLite rolls back on the first read of a
+    read-write connection, which the read-only checks cannot do. Only for a file whose
+    header carries our application id (never touching anyone else's database); the journal
+    is hot only when no process writes it, which SQLite itself checks.
+    """
+    real = Path(os.path.realpath(path))
+    journal = Path(f"{real}-journal")
+    if header[68:72] != APPLICATION_ID.to_bytes(4, "big"):
+        return False
+    try:
+        if journal.stat().st_size == 0:
+            return False
+    except OSError:  # no journal: nothing to undo
+        return False
+    try:
+        conn = sqlite3.connect(str(real), isolation_level=None)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise sqlite_error(path, exc) from exc
+    return True
 
 
 def _check_contents(path: Path, header: bytes) -> None:
@@ -341,7 +380,7 @@ _NOT_THE_FILE = (
 
 
 def _check_version(path: Path, stored: str | None, user_version: int) -> None:
-    if user_version == SCHEMA_VERSION and stored == str(SCHEMA_VERSION):
+    if stored == str(user_version) and user_version in (SCHEMA_VERSION, *UPGRADABLE_VERSIONS):
         return
     found = stored or str(user_version)
     if found.isdigit() and int(found) > SCHEMA_VERSION:
@@ -350,7 +389,26 @@ def _check_version(path: Path, stored: str | None, user_version: int) -> None:
             f"this one reads version {SCHEMA_VERSION}. Upgrade itnio-campaign "
             "(pip install -U itnio-campaign) to open it."
         )
+    readable = ", ".join(map(str, (*UPGRADABLE_VERSIONS, SCHEMA_VERSION)))
     raise LedgerError(
         f"{path} is a ledger of schema version {found}; this version of itnio-campaign reads "
-        f"version {SCHEMA_VERSION} only. Use the itnio-campaign release that wrote it."
+        f"versions {readable} only. Use the itnio-campaign release that wrote it."
     )
+
+
+def upgrade_schema(path: Path, conn: sqlite3.Connection) -> None:
+    """Relabel a ledger of an upgradable version as :data:`SCHEMA_VERSION` (the writer's
+    connection, after :func:`check_ledger_file`); a no-op for a current one."""
+    if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+        return
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(
+            "UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),)
+        )
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise sqlite_error(path, exc) from exc

@@ -3,13 +3,15 @@
 It holds the plan (the user's frame losslessly, the recipients and the requests), the
 settings (never a credential), and **one journal row per request**: written *in flight* and
 committed before the request leaves, completed with a compact record of the answer after
-(docs/architecture.md, invariant 1). Per request, not per recipient: a million recipients
-are ~1000 rows.
+(docs/architecture.md, invariant 1); that record is committed with the next write (the next
+request's in-flight row, at the latest the session's end), one transaction per request.
+Per request, not per recipient: a million recipients are ~1000 rows.
 
 Tables (schema version :data:`SCHEMA_VERSION`, also in ``PRAGMA user_version``)::
 
     meta(key, value)              app, schema version, fingerprint, status, times, settings
-    frames(name, format, data)    "source" and "recipients" as Parquet (or JSON table) bytes
+    frames(name, format, data)    "source" and "recipients": Arrow IPC ("arrow"; version 2
+                                  wrote Parquet), "typed" Parquet or a JSON table, see .codecs
     batches(batch_id, endpoint, extra, items, positions)   every request the campaign may make;
                                   numbers and order ids are read from the recipients frame
     journal(seq, batch_id, started_at, finished_at, kind, code, reason, attempts,
@@ -47,6 +49,7 @@ from ..config import public_settings
 from ..errors import LedgerError, UsageError
 from ..models import Batch, DeliveryRecord
 from ..result import BatchOutcome
+from .arrowframe import arrow_table, frame_table
 from .codecs import (
     _json,
     decode_accepted,
@@ -67,6 +70,7 @@ from .lockfile import (
     remove_created,
     remove_legacy_lock,
     sqlite_error,
+    upgrade_schema,
 )
 
 if TYPE_CHECKING:
@@ -92,13 +96,15 @@ CREATE TABLE journal(
     finished_at REAL,
     kind TEXT,                          -- NULL while the request is in flight
     code TEXT, reason TEXT, attempts INTEGER, success INTEGER, fail INTEGER,
-    -- Accepted numbers, cheaply: their msgIds one per line (acc_ids), aligned with the
-    -- request's numbers in order (acc_rows NULL) or with int32 indexes into them (acc_rows),
-    -- each one's (order_id, number) being the request's. Anything else: JSON `accepted`.
-    acc_rows BLOB, acc_ids TEXT,
+    -- Accepted numbers, cheaply: their msgIds one per line (acc_ids, a BLOB when long: the
+    -- text's UTF-8 byte count as 4 bytes little-endian, then the text zstd-compressed),
+    -- aligned with the request's numbers in order (acc_rows NULL) or with int32 indexes into
+    -- them (acc_rows), each one's (order_id, number) being the request's. Anything else:
+    -- JSON `accepted`. (No index on batch_id: every read scans the journal in seq order,
+    -- and an index page more to write per request costs more than it ever saves.)
+    acc_rows BLOB, acc_ids,
     accepted TEXT                       -- [[order_id, number, msg_id], ...]
 );
-CREATE INDEX journal_batch ON journal(batch_id);
 CREATE TABLE reconcile(
     seq INTEGER PRIMARY KEY,
     after_seq INTEGER NOT NULL,         -- applies after journal rows up to this seq
@@ -131,7 +137,9 @@ class Ledger:
     """One campaign's SQLite ledger; implements the runner's Journal protocol.
 
     Open it with :meth:`open` (creates the file when it does not exist) and close it, best
-    with ``with``. All writes are one short transaction each (WAL, ``synchronous=NORMAL``).
+    with ``with``. All writes are one short transaction each (WAL, ``synchronous=NORMAL``;
+    the plan goes through a rollback journal, written once), except :meth:`complete`, which
+    rides on the next one.
 
     >>> with Ledger.open("promo.sqlite") as ledger:               # doctest: +SKIP
     ...     ledger.start(plan, {"concurrency": 8})
@@ -150,6 +158,8 @@ class Ledger:
         # batch_id -> (journal seq of its in-flight row, the batch): complete() encodes the
         # accepted numbers against the batch.
         self._open_rows: dict[int, tuple[int, Batch]] = {}
+        # Journal statements complete() staged; the next transaction writes them first.
+        self._staged: list[tuple[str, tuple[Any, ...]]] = []
         self._recipients: pd.DataFrame | None = None  # decoded once, for the stored batches
         self._batch_cache: dict[int, Batch] | None = None
         self._session_start: float | None = None  # this object's sending session, if any
@@ -187,6 +197,8 @@ class Ledger:
             conn = connect_writer(p)
             if created:
                 _create_schema(p, conn)
+            else:
+                upgrade_schema(p, conn)  # a version 2 ledger is written as version 3
             ledger = cls(p, conn, hold, writer=True)
             ledger._claim()
             return ledger
@@ -271,12 +283,9 @@ class Ledger:
             if settings:
                 self.set_settings(settings)
             return
-        frames = {
-            "source": encode_frame(plan.source),
-            "recipients": encode_frame(plan.recipients, check_rows=100),
-        }
+        frames = _encode_plan_frames(plan.source, plan.recipients)
         batch_rows = encode_batches(plan.batches, plan.recipients)
-        with self._write() as cur:
+        with self._bulk_mode(), self._write() as cur:
             cur.executemany(
                 "INSERT INTO frames(name, format, data) VALUES (?, ?, ?)",
                 [(name, fmt, data) for name, (fmt, data) in frames.items()],
@@ -305,7 +314,17 @@ class Ledger:
             self._open_rows[batch.batch_id] = (int(cur.lastrowid or 0), batch)
 
     def complete(self, outcome: BatchOutcome) -> None:
-        """Record what the request came to (its row stops being in flight)."""
+        """Record what the request came to (its row stops being in flight).
+
+        While other requests are in flight it is staged, not committed on its own: the next
+        write of this ledger (the next request's :meth:`begin`, :meth:`finish`,
+        :meth:`close`, any other write) commits it in its own transaction, and every read
+        of the journal commits it first. One transaction per request instead of two; the
+        in-flight mark of :meth:`begin` stays durable before its request leaves. A process
+        killed in between leaves the staged answers' requests in flight: ``unknown`` on
+        resume, reconciled, never resent (as a request whose answer never came). The
+        answer of the only request in flight is committed at once.
+        """
         with self._mutex:
             seq, batch = self._open_rows.pop(outcome.batch_id, (None, None))
         values = (
@@ -318,20 +337,32 @@ class Ledger:
             outcome.fail,
             *encode_accepted(batch, outcome.accepted),
         )
-        with self._write() as cur:
-            if seq is None:  # completed without begin (never left): journal it whole
-                cur.execute(
-                    "INSERT INTO journal(batch_id, started_at, finished_at, kind, code, reason,"
-                    " attempts, success, fail, acc_rows, acc_ids, accepted)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (outcome.batch_id, outcome.started_at, *values),
-                )
-            else:
-                cur.execute(
-                    "UPDATE journal SET finished_at=?, kind=?, code=?, reason=?, attempts=?,"
-                    " success=?, fail=?, acc_rows=?, acc_ids=?, accepted=? WHERE seq=?",
-                    (*values, seq),
-                )
+        staged: tuple[str, tuple[Any, ...]]
+        if seq is None:  # completed without begin (never left): journal it whole
+            staged = (
+                "INSERT INTO journal(batch_id, started_at, finished_at, kind, code, reason,"
+                " attempts, success, fail, acc_rows, acc_ids, accepted)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (outcome.batch_id, outcome.started_at, *values),
+            )
+        else:
+            staged = (
+                "UPDATE journal SET finished_at=?, kind=?, code=?, reason=?, attempts=?,"
+                " success=?, fail=?, acc_rows=?, acc_ids=?, accepted=? WHERE seq=?",
+                (*values, seq),
+            )
+        self._check_writable()
+        with self._mutex:
+            self._staged.append(staged)
+            alone = not self._open_rows
+        if alone:  # no other request in flight, so no begin() soon to carry it: commit now
+            self._commit_staged()
+
+    def _commit_staged(self) -> None:
+        """Commit answers :meth:`complete` staged (before a read of the journal)."""
+        if self._staged:
+            with self._write():
+                pass  # the transaction writes them
 
     def finish(self, status: str, reason: str | None = None, *, now: float | None = None) -> None:
         """Record how the run ended: ``completed``, ``stopped`` or ``halted`` (with why).
@@ -428,7 +459,7 @@ class Ledger:
         new text and their requests are all stored, or none of them is.
         """
         batches = list(batches)
-        fmt, data = encode_frame(recipients, check_rows=100)
+        fmt, data = encode_frame(recipients, check_rows=100, like=self._source_table())
         rows = encode_batches(batches, recipients) if batches else []
         with self._write() as cur:
             cur.execute("UPDATE frames SET format=?, data=? WHERE name='recipients'", (fmt, data))
@@ -535,7 +566,15 @@ class Ledger:
         row = self._conn.execute("SELECT format, data FROM frames WHERE name=?", (name,)).fetchone()
         if row is None:
             raise LedgerError(f"{self.path} holds no {name} frame: no campaign was started in it")
-        return decode_frame(row[0], row[1])
+        return decode_frame(row[0], row[1], like=self._source_table if name != "source" else None)
+
+    def _source_table(self) -> Any:
+        """The stored source frame as a pyarrow Table (None unless in the "arrow" format):
+        the recipients frame stores columns equal to one of its columns as references."""
+        row = self._conn.execute("SELECT format, data FROM frames WHERE name='source'").fetchone()
+        if row is None or row[0] != "arrow":
+            return None
+        return arrow_table(row[1])
 
     def batches(self, *, extra: bool | None = None) -> list[Batch]:
         """The stored requests in batch order (``extra``: only resends / only planned)."""
@@ -578,6 +617,7 @@ class Ledger:
 
         ``batches`` (batch_id -> Batch, e.g. the plan's) spares reading them from the file.
         """
+        self._commit_staged()
         rows = self._conn.execute(
             "SELECT seq, batch_id, started_at, finished_at, kind, code, reason, attempts,"
             " success, fail, acc_rows, acc_ids, accepted FROM journal ORDER BY seq"
@@ -597,6 +637,7 @@ class Ledger:
 
     def last_kinds(self) -> dict[int, str]:
         """batch_id -> the kind of its latest journal row (``unknown`` while in flight)."""
+        self._commit_staged()
         rows = self._conn.execute("SELECT batch_id, kind FROM journal ORDER BY seq")
         return {int(b): k or "unknown" for b, k in rows}
 
@@ -609,6 +650,7 @@ class Ledger:
 
     def in_flight(self) -> list[int]:
         """Batches whose request left but whose answer was never recorded."""
+        self._commit_staged()
         rows = self._conn.execute("SELECT batch_id FROM journal WHERE kind IS NULL ORDER BY seq")
         return [int(r[0]) for r in rows]
 
@@ -637,6 +679,7 @@ class Ledger:
         ]
 
     def last_seq(self) -> int:
+        self._commit_staged()
         return int(self._conn.execute("SELECT coalesce(max(seq), 0) FROM journal").fetchone()[0])
 
     def extension(self, *, write: bool = False) -> Any:
@@ -649,25 +692,66 @@ class Ledger:
             return self._write()
         if self.closed:
             raise LedgerError(f"the ledger {self.path} is closed")
+        self._commit_staged()
         return contextlib.nullcontext(self._conn.cursor())
 
     # -- internals -------------------------------------------------------------------------
-    def _write(self) -> _Transaction:
+    @contextlib.contextmanager
+    def _bulk_mode(self) -> Iterator[None]:
+        """Write the plan (megabytes) once, not twice: in a rollback journal, then WAL again.
+
+        In WAL mode every page goes to the ``-wal`` file and is copied again at the checkpoint;
+        in a rollback journal, pages appended to the file are written once (there is nothing
+        to roll back for them). A crash (even SIGKILL) mid-plan leaves a hot journal that the
+        next open rolls back: no plan, nothing sent. ``synchronous`` stays NORMAL, as for the
+        journal. Needs the file to ourselves; when a reader is in (SQLite refuses the switch),
+        the plan goes through WAL as before.
+        """
+        with self._mutex:
+            # A reader holding the file makes the switch fail: give up at once, do not wait.
+            timeout = self._conn.execute("PRAGMA busy_timeout").fetchone()[0]
+            self._conn.execute("PRAGMA busy_timeout=0")
+            try:
+                mode = self._conn.execute("PRAGMA journal_mode=TRUNCATE").fetchone()[0]
+            except sqlite3.Error:
+                mode = "wal"
+            finally:
+                self._conn.execute(f"PRAGMA busy_timeout={int(timeout)}")
+        try:
+            yield
+        finally:
+            if mode == "truncate":
+                with self._mutex, contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("PRAGMA journal_mode=WAL")
+
+    def _check_writable(self) -> None:
         if self.closed:
             raise LedgerError(f"the ledger {self.path} is closed")
         if self.readonly:
             raise LedgerError(f"the ledger {self.path} was opened read-only")
-        return _Transaction(self._conn, self._mutex, self.path)
+
+    def _write(self) -> _Transaction:
+        self._check_writable()
+        return _Transaction(self._conn, self._mutex, self.path, self._staged)
 
 
 class _Transaction:
-    """``with`` block = one committed transaction (rolled back on error).
+    """``with`` block = one committed transaction (rolled back on error), which first
+    writes the statements ``staged`` (see :meth:`Ledger.complete`; dropped once committed).
 
     SQLite errors become a :class:`LedgerError` naming the ledger's path.
     """
 
-    def __init__(self, conn: sqlite3.Connection, mutex: threading.Lock, path: Path) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        mutex: threading.Lock,
+        path: Path,
+        staged: list[tuple[str, tuple[Any, ...]]] | None = None,
+    ) -> None:
         self._conn, self._mutex, self._path = conn, mutex, path
+        self._staged = staged if staged is not None else []
+        self._written = 0
 
     def __enter__(self) -> sqlite3.Cursor:
         self._mutex.acquire()
@@ -679,7 +763,15 @@ class _Transaction:
         except BaseException:
             self._mutex.release()
             raise
-        return self._conn.cursor()
+        cur = self._conn.cursor()
+        try:
+            for sql, params in self._staged:
+                cur.execute(sql, params)
+        except BaseException as exc:
+            self.__exit__(type(exc), exc, None)
+            raise
+        self._written = len(self._staged)
+        return cur
 
     def __exit__(
         self,
@@ -689,6 +781,8 @@ class _Transaction:
     ) -> None:
         try:
             self._conn.execute("ROLLBACK" if exc_type else "COMMIT")
+            if not exc_type:
+                del self._staged[: self._written]  # committed: no longer staged
         except sqlite3.Error as error:
             if exc is None:
                 raise sqlite_error(self._path, error) from error
@@ -741,6 +835,22 @@ def _holder(path: Path) -> str | None:
         return f"process {int(owner['pid'])} on {owner['host']}, writing since {since}"
     except Exception:  # no row yet, or unreadable: the refusal stands without the detail
         return None
+
+
+def _encode_plan_frames(
+    source: pd.DataFrame, recipients: pd.DataFrame
+) -> dict[str, tuple[str, bytes]]:
+    """The plan's two frames; the recipients' columns equal to a source column are refs."""
+    try:
+        table = frame_table(source)
+    except Exception:  # not for Arrow: the typed or JSON format, without references
+        table = None
+    fmt, data = encode_frame(source, table=table)
+    like = table if fmt == "arrow" else None
+    return {
+        "source": (fmt, data),
+        "recipients": encode_frame(recipients, check_rows=100, like=like),
+    }
 
 
 def _put_meta(cur: sqlite3.Cursor, **values: str) -> None:
