@@ -403,9 +403,7 @@ def upgrade_schema(path: Path, conn: sqlite3.Connection) -> None:
         return
     try:
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute(
-            "UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),)
-        )
+        conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
