@@ -149,3 +149,25 @@ def test_accepted_codec_round_trips(
     accepted = Accepted.of(triples)
     encoded = encode_accepted(batch, accepted)
     assert decode_accepted(batch, *encoded) == accepted
+
+
+def test_damaged_compressed_msg_ids_are_a_ledger_error_not_a_zstd_one() -> None:
+    from itnio_campaign.errors import LedgerError
+
+    numbers = [f"9198{i:08d}" for i in range(300)]
+    batch = Batch(
+        batch_id=1, endpoint="sendSms",
+        items=(BatchItem(tuple(numbers), "hi", None, tuple(f"o{i}" for i in range(300))),),
+        positions=np.arange(300),
+    )  # fmt: skip
+    accepted = Accepted.of([(f"o{i}", n, f"msg-{i:012d}") for i, n in enumerate(numbers)])
+    rows, ids, whole = encode_accepted(batch, accepted)
+    assert isinstance(ids, bytes)  # long enough to be compressed
+    assert decode_accepted(batch, rows, ids, whole) == accepted
+    for damaged in (ids[:4] + b"\x00" * 12, ids[:-5], b"\x01"):
+        try:
+            decode_accepted(batch, rows, damaged, whole)
+        except LedgerError as exc:
+            assert "ledger is damaged" in str(exc)
+        else:
+            raise AssertionError("damaged msgIds were read")

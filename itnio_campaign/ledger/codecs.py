@@ -296,7 +296,17 @@ def _unpack_ids(value: str | bytes) -> str:
     if isinstance(value, str):  # short, or written by schema version 2
         return value
     size = int.from_bytes(value[:4], "little")
-    return bytes(_zstd().decompress(value[4:], decompressed_size=size, asbytes=True)).decode()
+    try:
+        return bytes(_zstd().decompress(value[4:], decompressed_size=size, asbytes=True)).decode()
+    except ImportError:
+        raise LedgerError(
+            "this ledger's answers are compressed with pyarrow's zstd: pip install pyarrow "
+            "(or itnio-campaign[fast]) to read it"
+        ) from None
+    except Exception as exc:  # damaged bytes: zstd's OSError, a bad size, broken UTF-8
+        raise LedgerError(
+            f"a stored answer cannot be read (msgIds: {exc}); the ledger is damaged"
+        ) from None
 
 
 def decode_accepted(
