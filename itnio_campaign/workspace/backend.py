@@ -57,6 +57,16 @@ class Backend(Protocol):
     def closed(self) -> bool: ...
 
 
+def row_lock(kind: str) -> str:
+    """The clause that locks the rows a transaction reads, to write them after: ``FOR
+    UPDATE`` on PostgreSQL; nothing on SQLite, whose ``BEGIN IMMEDIATE`` lets one writer in.
+
+    >>> row_lock("postgresql"), row_lock("sqlite")
+    (' FOR UPDATE', '')
+    """
+    return " FOR UPDATE" if kind == "postgresql" else ""
+
+
 _PASSWORD = re.compile(r"^(postgres(?:ql)?://[^:/@]*:)([^@]*)(@)", re.IGNORECASE)
 
 

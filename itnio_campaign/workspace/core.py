@@ -39,7 +39,7 @@ from ..models import (
 from ..numbers import check_region, normalize_number
 from ..suppression import read_suppression
 from . import history_store
-from .backend import Backend, WorkspaceError
+from .backend import Backend, WorkspaceError, row_lock
 from .caps import (
     content_hashes,
     describe_guard,
@@ -420,8 +420,8 @@ class Workspace:
         changed = 0
         with self._db.transaction() as cur:  # read again under the writer lock, then write
             keys = sorted({open_[m] for m in final})
-            lock = self.kind == "postgresql"
-            for campaign_id, block, row in history_store.read_blocks(cur, keys, lock):
+            blocks = history_store.read_blocks(cur, keys, row_lock(self.kind))
+            for campaign_id, block, row in blocks:
                 cols = history_store.block_columns(row)
                 states = cols["state"].copy()
                 new = pd.Series(cols["msg_id"]).map(final).to_numpy(dtype=object)
@@ -617,10 +617,11 @@ class Workspace:
             "VALUES (?, ?, ?, ?, ?, 'running') ON CONFLICT(campaign_key) DO NOTHING",
             (key, name, fingerprint, ledger, started_at),
         )
-        # PostgreSQL: lock the row, so two writers of one campaign (a record and a repair, two
-        # imports) take turns; SQLite's BEGIN IMMEDIATE already lets one writer in at a time
-        lock = " FOR UPDATE" if self.kind == "postgresql" else ""
-        cur.execute(f"SELECT campaign_id FROM campaigns WHERE campaign_key=?{lock}", (key,))
+        # the row locked: two writers of one campaign (a record and a repair, two imports)
+        # take turns
+        cur.execute(
+            f"SELECT campaign_id FROM campaigns WHERE campaign_key=?{row_lock(self.kind)}", (key,)
+        )
         row = cur.fetchone()
         assert row is not None
         return int(row[0])

@@ -125,32 +125,28 @@ def read_window(
     names: Sequence[str],
     *,
     ignore_key: str | None = None,
-    where: str = "",
-    params: Sequence[Any] = (),
 ) -> dict[str, np.ndarray]:
     """Columns ``names`` (plus ``campaign_id``) of every recipient sent at or after ``since``
-    (``-inf``: all), but those of the campaign keyed ``ignore_key``; ``where``: more SQL on
-    the blocks' table."""
+    (``-inf``: all), but those of the campaign keyed ``ignore_key``."""
     sql = f"SELECT campaign_id, row_count, {', '.join(_with_time(names))} FROM history_blocks " \
           "WHERE last_at >= ?"  # fmt: skip
     args: list[Any] = [since if np.isfinite(since) else -1e300]
     if ignore_key is not None:
         sql += " AND campaign_id NOT IN (SELECT campaign_id FROM campaigns WHERE campaign_key=?)"
         args.append(ignore_key)
-    if where:
-        sql += f" AND {where}"
-        args.extend(params)
     return _decode(db.query(sql + " ORDER BY first_at, campaign_id, block", args), names, since)
 
 
-def read_blocks(cur: Cursor, keys: Iterable[tuple[int, int]], lock: bool) -> list[tuple[Any, ...]]:
-    """Whole blocks ``(campaign_id, block)`` inside transaction ``cur`` (``lock``: ``FOR
-    UPDATE``, for a read-modify-write on PostgreSQL; SQLite's writer lock already holds)."""
+def read_blocks(
+    cur: Cursor, keys: Iterable[tuple[int, int]], lock: str = ""
+) -> list[tuple[Any, ...]]:
+    """Whole blocks ``(campaign_id, block)`` inside transaction ``cur``; ``lock``: the
+    backend's :func:`~.backend.row_lock` for a read-modify-write."""
     out = []
     for campaign_id, block in keys:
         cur.execute(
             f"SELECT row_count, {', '.join(COLUMNS)} FROM history_blocks WHERE campaign_id=? "
-            f"AND block=?{' FOR UPDATE' if lock else ''}",
+            f"AND block=?{lock}",
             (campaign_id, block),
         )
         row = cur.fetchone()
@@ -169,7 +165,7 @@ def rows_of_number(db: Backend, number: int) -> dict[str, np.ndarray]:
     ]  # fmt: skip
     parts: dict[str, list[np.ndarray]] = {name: [] for name in (*COLUMNS, "campaign_id")}
     with db.transaction() as cur:
-        for campaign_id, _, row in read_blocks(cur, hits, lock=False):
+        for campaign_id, _, row in read_blocks(cur, hits):
             cols = block_columns(row)
             mine = cols["number"] == number
             for name in COLUMNS:
