@@ -412,3 +412,16 @@ def test_a_new_language_applies_replies_synced_before_unless_the_number_decided_
         ws.set_reply_languages("klingon")
     assert ws.reply_languages == ("fr",)
     ws.close()
+
+
+def test_a_reply_language_this_version_does_not_know_is_refused_with_advice(
+    ws_location: str,
+) -> None:
+    ws = Workspace(ws_location)  # as a newer release with one language more would leave it
+    with ws._db.transaction() as cur:
+        ws._set_meta(cur, "reply_languages", "fr,tlh")
+    ws.close()
+    with pytest.raises(WorkspaceError, match=r"reply keywords in tlh.*upgrade"):
+        Workspace(ws_location)
+    with Workspace(ws_location, keywords=Keywords()) as explicit:  # told which words: opens
+        assert explicit.reply_languages == ("fr", "tlh")

@@ -48,7 +48,7 @@ from .caps import (
     parse_repeat_guard,
 )
 from .connect import open_backend
-from .keywords import Keywords
+from .keywords import LANGUAGES, Keywords
 from .matching import RecentSends
 
 if TYPE_CHECKING:
@@ -122,8 +122,21 @@ class Workspace:
         self, location: str | os.PathLike[str] | None = None, *, keywords: Keywords | None = None
     ) -> None:
         self._db: Backend = open_backend(location)
-        # the team's reply languages live in the workspace, so every analyst applies them
-        self.keywords = keywords or Keywords.for_languages(*self.reply_languages)
+        try:  # the team's reply languages live in the workspace, so every analyst applies them
+            self.keywords = keywords or self._stored_keywords()
+        except WorkspaceError:
+            self._db.close()
+            raise
+
+    def _stored_keywords(self) -> Keywords:
+        unknown = [code for code in self.reply_languages if code not in LANGUAGES]
+        if unknown:  # a STOP in a language we cannot read must not pass unnoticed
+            raise WorkspaceError(
+                f"the workspace {self.location} applies reply keywords in {', '.join(unknown)}, "
+                "which this itnio-campaign does not know: upgrade it (pip install -U "
+                "itnio-campaign)"
+            )
+        return Keywords.for_languages(*self.reply_languages)
 
     # -- basics ----------------------------------------------------------------------------
     @property
