@@ -167,10 +167,7 @@ def rows_of_number(db: Backend, number: int) -> dict[str, np.ndarray]:
     with db.transaction() as cur:
         for campaign_id, _, row in read_blocks(cur, hits):
             cols = block_columns(row)
-            mine = cols["number"] == number
-            for name in COLUMNS:
-                parts[name].append(cols[name][mine])
-            parts["campaign_id"].append(np.full(int(mine.sum()), campaign_id, dtype=np.int64))
+            _take(parts, campaign_id, cols, cols["number"] == number)
     return _joined(parts)
 
 
@@ -183,17 +180,16 @@ def msg_blocks(db: Backend, since: float, states: Sequence[str]) -> dict[str, tu
     )
     out: dict[str, tuple[int, int]] = {}
     for campaign_id, block, count, *blobs in rows:
-        at, state, msg = (decode_column(n, b, int(count)) for n, b in
-                          zip(("sent_at", "state", "msg_id"), blobs, strict=True))  # fmt: skip
-        wanted = (at >= since) & np.isin(state, list(states)) & pd.notna(msg)
+        cols = _columns(("sent_at", "state", "msg_id"), blobs, count)
+        msg = cols["msg_id"]
+        wanted = (cols["sent_at"] >= since) & np.isin(cols["state"], list(states)) & pd.notna(msg)
         out.update(dict.fromkeys(msg[wanted].tolist(), (int(campaign_id), int(block))))
     return out
 
 
 def block_columns(row: Sequence[Any]) -> dict[str, np.ndarray]:
     """The columns of a row read by :func:`read_blocks` (``row_count`` first)."""
-    rows = int(row[0])
-    return {name: decode_column(name, row[1 + i], rows) for i, name in enumerate(COLUMNS)}
+    return _columns(COLUMNS, row[1:], row[0])
 
 
 def rewrite_states(cur: Cursor, campaign_id: int, block: int, states: np.ndarray) -> None:
@@ -213,15 +209,28 @@ def _decode(
     read = _with_time(names)
     parts: dict[str, list[np.ndarray]] = {name: [] for name in [*read, "campaign_id"]}
     for campaign_id, count, *blobs in rows:
-        cols = {
-            name: decode_column(name, blob, int(count))
-            for name, blob in zip(read, blobs, strict=True)
-        }
-        keep = cols["sent_at"] >= since
-        for name in read:
-            parts[name].append(cols[name][keep])
-        parts["campaign_id"].append(np.full(int(keep.sum()), campaign_id, dtype=np.int64))
+        cols = _columns(read, blobs, count)
+        _take(parts, campaign_id, cols, cols["sent_at"] >= since)
     return _joined(parts)
+
+
+def _columns(names: Sequence[str], blobs: Sequence[bytes], count: Any) -> dict[str, np.ndarray]:
+    """Columns ``names`` of one block of ``count`` recipients, from their blobs."""
+    return {
+        name: decode_column(name, blob, int(count)) for name, blob in zip(names, blobs, strict=True)
+    }
+
+
+def _take(
+    parts: dict[str, list[np.ndarray]],
+    campaign_id: int,
+    cols: dict[str, np.ndarray],
+    mask: np.ndarray,
+) -> None:
+    """Append the ``mask`` rows of one block's ``cols`` (and their campaign) to ``parts``."""
+    for name, values in cols.items():
+        parts[name].append(values[mask])
+    parts["campaign_id"].append(np.full(int(mask.sum()), campaign_id, dtype=np.int64))
 
 
 def _joined(parts: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
