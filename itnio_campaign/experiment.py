@@ -406,6 +406,8 @@ def min_detectable_lift_table(
 # -- results by variant -----------------------------------------------------------------------
 def held_note(result: CampaignResult, path: Any) -> str:
     """``"; N held for the rollout: ..."`` when rows wait for the winner, else ``""``."""
+    if not result.plan.settings.get("experiment"):  # only an experiment holds rows back
+        return ""
     held = int((np.asarray(result.states, dtype=object) == HELD_FOR_ROLLOUT).sum())
     if not held:
         return ""

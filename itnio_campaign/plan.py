@@ -450,6 +450,27 @@ class Plan:
     _balance: Balance | None = field(default=None, repr=False)
     #: The workspace this plan was checked against (in memory only; ``settings`` names it).
     workspace: Any = field(default=None, repr=False, compare=False)
+    #: What :func:`plan_campaign` built the requests from (see :meth:`requests_match_recipients`).
+    _built: _BuiltFrom | None = field(default=None, repr=False, compare=False)
+
+    def requests_match_recipients(self) -> bool:
+        """True when every request's numbers and orderIds are, by construction, the recipients
+        frame's at the request's positions: the plan is as :func:`plan_campaign` made it.
+
+        Proven by identity, not by comparing a million values: the same request objects, and
+        the same immutable Arrow arrays behind the ``number`` and ``order_id`` columns (pandas
+        replaces a column's array when a value is set). After any change, or for a plan
+        restored from a ledger, this is False and the ledger compares value by value.
+
+        >>> plan = plan_campaign(pd.DataFrame({"phone": ["+919812345678"]}), content="Hi")
+        >>> plan.requests_match_recipients()
+        True
+        >>> plan.recipients.loc[plan.recipients.index[0], "number"] = "919800000000"
+        >>> plan.requests_match_recipients()
+        False
+        """
+        built = self._built
+        return built is not None and built.matches(self.batches, self.recipients)
 
     def __repr__(self) -> str:
         ready = int((self.recipients["state"] == READY).sum())
@@ -1128,6 +1149,41 @@ def _order_ids_from_column(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return np.array(texts, dtype=object)[codes], problems[codes]
 
 
+@dataclass(frozen=True, eq=False)
+class _BuiltFrom:
+    """The requests a planner made, and the Arrow arrays it made them from."""
+
+    batches: tuple[Batch, ...]
+    arrays: tuple[Any, ...]  # behind the number and order_id columns
+
+    @classmethod
+    def of(cls, batches: list[Batch], recipients: pd.DataFrame) -> _BuiltFrom | None:
+        arrays = _arrow_arrays(recipients)
+        return None if arrays is None else cls(tuple(batches), arrays)
+
+    def matches(self, batches: list[Batch], recipients: pd.DataFrame) -> bool:
+        arrays = _arrow_arrays(recipients)
+        return (
+            arrays is not None
+            and all(a is b for a, b in zip(arrays, self.arrays, strict=True))
+            and len(batches) == len(self.batches)
+            and all(a is b for a, b in zip(batches, self.batches, strict=True))
+        )
+
+
+def _arrow_arrays(recipients: pd.DataFrame) -> tuple[Any, ...] | None:
+    """The Arrow arrays behind the ``number`` and ``order_id`` columns (None if not Arrow)."""
+    out = []
+    for name in ("number", "order_id"):
+        if name not in recipients.columns:
+            return None
+        values = recipients[name].array
+        if not hasattr(values, "_pa_array"):  # not Arrow-backed: nothing immutable to point to
+            return None
+        out.append(values.__arrow_array__())
+    return tuple(out)
+
+
 def make_batches(
     numbers: np.ndarray,
     content_codes: np.ndarray,
@@ -1530,6 +1586,7 @@ def plan_campaign(
         fingerprint=fingerprint_batches(batches),
         prices=price_table,
         workspace=ws_step.workspace,
+        _built=_BuiltFrom.of(batches, recipients),
     )
 
 
@@ -1666,6 +1723,7 @@ def _plan_experiment(
         fingerprint=fingerprint_batches(batches),
         prices=first.prices,
         workspace=first.workspace,
+        _built=_BuiltFrom.of(batches, recipients),
     )
 
 

@@ -242,7 +242,8 @@ async def _continue(
     ledger.settle_in_flight()
     notes: list[str] = []
     result = rebuild_result(ledger, plan, stopper=stopper)
-    if len(result.positions_in(UNKNOWN)):
+    # Only an answer the journal lacks makes a row unknown: a new campaign has none.
+    if ledger.last_seq() > 0 and len(result.positions_in(UNKNOWN)):
         try:
             report = await _reconcile(ledger, client)
             notes.append(str(report).splitlines()[0])

@@ -33,24 +33,24 @@ def _json(value: Any) -> str:
 
 
 # -- requests ---------------------------------------------------------------------------------
-def encode_batches(batches: Sequence[Batch], recipients: pd.DataFrame) -> list[tuple[Any, ...]]:
+def encode_batches(
+    batches: Sequence[Batch], recipients: pd.DataFrame, *, known_match: bool = False
+) -> list[tuple[Any, ...]]:
     """Table rows for ``batches``: layout only, where the frame holds their numbers and ids.
 
     Storing a request's numbers and order ids again would double the plan's cost, so a request
     whose numbers (and ids) are the recipients frame's at its positions — always so for a
     planned campaign, checked here in one vectorised pass — keeps just its item layout.
+    ``known_match``: they are, by construction (:meth:`~itnio_campaign.plan.Plan.\
+requests_match_recipients`), so the values are not compared again.
     """
     if not batches:
         return []
     sizes = [len(b.positions) for b in batches]
     flat = np.fromiter(chain.from_iterable(b.positions for b in batches), "<i4", sum(sizes))
     pos = np.split(flat, np.cumsum(sizes[:-1]))
-    n = len(recipients)
-    in_range = flat.size == 0 or (int(flat.min()) >= 0 and int(flat.max()) < n)
-    sizes_ok = all(sum(len(it.numbers) for it in b.items) == len(b.positions) for b in batches)
-    by_frame = [False] * len(batches)
-    firsts: list[int] = []  # first row position of every item, for its content
-    if in_range and sizes_ok and {"number", "order_id", "content"} <= set(recipients.columns):
+    by_frame = [known_match] * len(batches)
+    if not known_match and _could_be_frames(batches, flat, recipients):
         items = [it for b in batches for it in b.items]
         num_texts = [",".join(it.numbers) for it in items]
         oid_texts = [None if it.order_ids is None else ",".join(it.order_ids) for it in items]
@@ -70,8 +70,10 @@ def encode_batches(batches: Sequence[Batch], recipients: pd.DataFrame) -> list[t
                 )
                 for b, p in zip(batches, pos, strict=True)
             ]
-        offsets = np.cumsum([0] + [len(p) for p in pos])
-        for b, at in zip(batches, offsets.tolist(), strict=False):
+    firsts: list[int] = []  # first row position of every item, for its content
+    if any(by_frame):
+        offsets = np.cumsum([0, *sizes[:-1]]).tolist()
+        for b, at in zip(batches, offsets, strict=True):
             for it in b.items:
                 firsts.append(int(flat[at]) if it.numbers else -1)
                 at += len(it.numbers)
@@ -97,6 +99,14 @@ def encode_batches(batches: Sequence[Batch], recipients: pd.DataFrame) -> list[t
             ])  # fmt: skip
         rows.append((b.batch_id, b.endpoint, items_text, p.tobytes()))
     return rows
+
+
+def _could_be_frames(batches: Sequence[Batch], flat: np.ndarray, recipients: pd.DataFrame) -> bool:
+    """Can the requests be the frame's rows at all (positions in range, as many numbers as
+    positions, the frame has the columns)? Then it is worth comparing their values."""
+    in_range = flat.size == 0 or (int(flat.min()) >= 0 and int(flat.max()) < len(recipients))
+    sizes_ok = all(sum(len(it.numbers) for it in b.items) == len(b.positions) for b in batches)
+    return in_range and sizes_ok and {"number", "order_id", "content"} <= set(recipients.columns)
 
 
 def _csv(values: Sequence[str]) -> str | list[str]:
@@ -259,7 +269,8 @@ def encode_accepted(
     if batch is not None and ids_text.count("\n") == len(mids) - 1:
         b_nums = batch.numbers
         b_oids = batch.order_ids
-        if nums == b_nums and oids == b_oids:
+        # The engine hands the request's own tuples when the answer matches it: `is` first.
+        if (nums is b_nums or nums == b_nums) and (oids is b_oids or oids == b_oids):
             return None, _pack_ids(ids_text), None
         index = {(o, n): i for i, (o, n) in enumerate(zip(b_oids, b_nums, strict=True))}
         rows = [index.get(pair, -1) for pair in zip(oids, nums, strict=True)]

@@ -284,7 +284,9 @@ class Ledger:
                 self.set_settings(settings)
             return
         frames = _encode_plan_frames(plan.source, plan.recipients)
-        batch_rows = encode_batches(plan.batches, plan.recipients)
+        vouches = getattr(plan, "requests_match_recipients", None)  # a Plan; not stored parts
+        known = bool(vouches()) if callable(vouches) else False
+        batch_rows = encode_batches(plan.batches, plan.recipients, known_match=known)
         with self._bulk_mode(), self._write() as cur:
             cur.executemany(
                 "INSERT INTO frames(name, format, data) VALUES (?, ?, ?)",
