@@ -26,6 +26,7 @@ import html
 import json
 import time
 from collections.abc import Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -1407,11 +1408,17 @@ def plan_campaign(
     # -- per row ---------------------------------------------------------------------------
     n = len(df)
     labels = df.index
-    nums = normalize_numbers(
-        number_series.reset_index(drop=True),
-        default_region=region,
-        regions=None if region_series is None else region_series.to_numpy(),
-    )
+    variant = _VARIANT_PLANNING.get()  # planning one variant of an experiment (issue 17)
+    key = (id(df), number_col, region, region_col)
+    nums = variant.numbers if variant is not None and variant.key == key else None
+    if nums is None:
+        nums = normalize_numbers(
+            number_series.reset_index(drop=True),
+            default_region=region,
+            regions=None if region_series is None else region_series.to_numpy(),
+        )
+        if variant is not None:
+            variant.key, variant.numbers = key, nums
     number = nums["number"]
     state = np.full(n, READY, dtype=object)
     reason = nums["reason"].to_numpy(dtype=object, na_value="")
@@ -1517,17 +1524,21 @@ def plan_campaign(
         valid &= ~win.no_window
     ready = valid
     positions = np.flatnonzero(ready)
+    order_ids = np.full(n, None, dtype=object)
+    if given_ids is not None:  # the user's (an experiment reads them from its variants' plans)
+        order_ids[positions] = given_ids[positions]
+    if variant is not None:  # the experiment makes its requests (and orderIds) itself
+        positions = positions[:0]
     ready_numbers = number.iloc[positions].to_numpy(dtype=object)
     if given_ids is not None:
-        ready_ids = given_ids[ready]
+        ready_ids = given_ids[positions]
     else:
         # short, deterministic, unique: a hash of what is sent + the row position in base 36
         h = hashlib.sha256(f"{n}\x1f{content}\x1f{sender_id}\x1f".encode())
         h.update(pd.util.hash_array(ready_numbers).tobytes())
         h.update(ccodes[positions].tobytes())
         ready_ids = np.char.add(h.hexdigest()[:6] + "-", _base36(positions, n)).astype(object)
-    order_ids = np.full(n, None, dtype=object)
-    order_ids[positions] = ready_ids
+        order_ids[positions] = ready_ids
     batches = (make_batches if win is None else win.make_batches)(
         ready_numbers,
         ccodes[positions],
@@ -1633,7 +1644,11 @@ def _plan_experiment(
         variants, holdout=holdout, test_share=test_share, seed=split_seed, stratify=stratify,
         columns=df.columns,
     )  # fmt: skip
-    plans = {name: plan_campaign(df, content=tpl, **kwargs) for name, tpl in spec.variants.items()}
+    token = _VARIANT_PLANNING.set(_VariantPlanning())
+    try:
+        plans = {n: plan_campaign(df, content=tpl, **kwargs) for n, tpl in spec.variants.items()}
+    finally:
+        _VARIANT_PLANNING.reset(token)
     first = next(iter(plans.values()))
     n = len(first.recipients)
     cols = ("content", "encoding", "segments", "state", "reason", "ucs2_chars")
@@ -1725,6 +1740,21 @@ def _plan_experiment(
         workspace=first.workspace,
         _built=_BuiltFrom.of(batches, recipients),
     )
+
+
+@dataclass
+class _VariantPlanning:
+    """Shared by the plans of one experiment's variants (each variant is planned whole):
+    the numbers are normalized once, and a variant's plan makes no requests, as the
+    experiment makes its own for the rows it draws."""
+
+    key: tuple[Any, ...] | None = None  # (id(df), number_col, region, region_col)
+    numbers: pd.DataFrame | None = None  # normalize_numbers' frame for that key
+
+
+_VARIANT_PLANNING: ContextVar[_VariantPlanning | None] = ContextVar(
+    "itnio_variant_planning", default=None
+)
 
 
 def _experiment_order_ids(

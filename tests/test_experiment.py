@@ -102,6 +102,24 @@ def test_states_follow_the_groups_and_only_variant_rows_are_requested() -> None:
     assert pd.isna(contents["holdout"]) and pd.isna(contents["rollout"])
 
 
+def test_variants_share_one_normalization_and_leave_later_plans_whole() -> None:
+    """An experiment plans each variant with its numbers normalized once and without
+    requests of their own; a plan made after it (even after one that failed in a variant)
+    is a whole plan again, and the experiment equals its variants' rows."""
+    df = people(400)
+    with pytest.raises(UsageError, match="no_such_column"):
+        plan_campaign(df, variants={"A": "Hi", "B": "Hi {no_such_column}"}, split_seed=1)
+    plain = plan_campaign(df, content=VARIANTS["A"])
+    assert plain.batches and plain.recipients["order_id"].notna().all()
+    exp = plan_campaign(
+        df, variants=VARIANTS, holdout=0.1, split_seed=7, order_id_col="customer_id"
+    )
+    pd.testing.assert_series_equal(exp.recipients["number"], plain.recipients["number"])
+    sent = exp.recipients[exp.recipients["state"] == "ready"]
+    assert (sent["order_id"] == df.loc[sent.index, "customer_id"]).all()
+    assert sum(b.size for b in exp.batches) == len(sent)
+
+
 def test_a_row_that_cannot_take_every_variant_stays_out_of_the_draw() -> None:
     df = people(400)
     df["coupon"] = ["X1" if i % 4 else None for i in range(len(df))]
