@@ -21,11 +21,12 @@ Rows are named by their index label in reasons, plainly: ``duplicate of row 5``,
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -1650,11 +1651,9 @@ def _plan_experiment(
         variants, holdout=holdout, test_share=test_share, seed=split_seed, stratify=stratify,
         columns=df.columns,
     )  # fmt: skip
-    token = _VARIANT_PLANNING.set(_VariantPlanning())
-    try:
+    shared = _VariantPlanning()
+    with shared.active():
         plans = {n: plan_campaign(df, content=tpl, **kwargs) for n, tpl in spec.variants.items()}
-    finally:
-        _VARIANT_PLANNING.reset(token)
     first = next(iter(plans.values()))
     n = len(first.recipients)
     cols = ("content", "encoding", "segments", "state", "reason", "ucs2_chars")
@@ -1718,7 +1717,8 @@ def _plan_experiment(
     if kwargs.get("smart_encoding"):  # what smart encoding saved on the rows each variant sends
         saved = np.zeros(n, dtype=np.int64)
         for name, tpl in spec.variants.items():
-            plain = plan_campaign(df, content=tpl, **{**kwargs, "smart_encoding": False})
+            with shared.active():
+                plain = plan_campaign(df, content=tpl, **{**kwargs, "smart_encoding": False})
             mine = (groups == name) & (plain.recipients["state"] == READY).to_numpy(dtype=bool)
             before = plain.recipients["segments"].to_numpy(dtype=np.int64)
             saved[mine] = before[mine] - out["segments"][mine].astype(np.int64)
@@ -1756,6 +1756,15 @@ class _VariantPlanning:
 
     key: tuple[Any, ...] | None = None  # (id(df), number_col, region, region_col)
     numbers: pd.DataFrame | None = None  # normalize_numbers' frame for that key
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        """Plans made inside are variant plans sharing this (reset on the way out)."""
+        token = _VARIANT_PLANNING.set(self)
+        try:
+            yield
+        finally:
+            _VARIANT_PLANNING.reset(token)
 
 
 _VARIANT_PLANNING: ContextVar[_VariantPlanning | None] = ContextVar(
