@@ -276,10 +276,10 @@ class CampaignResult:
         rec = plan.recipients
         n = len(rec)
         self.settings: dict[str, Any] = {**plan.settings, **(settings or {})}
-        state = rec["state"].to_numpy(dtype=object).copy()
+        state = _object_values(rec["state"])
         state[state == READY] = PENDING
         self._state = state
-        self._reason = rec["reason"].to_numpy(dtype=object).copy()
+        self._reason = _object_values(rec["reason"])
         self._msg_id = np.full(n, None, dtype=object)
         self._batch = np.full(n, -1, dtype=np.int64)
         self._submitted_at = np.full(n, np.nan)
@@ -672,6 +672,23 @@ def describe_remaining(left: Mapping[str, int]) -> str:
         MISSING: "proven never accepted: resume with resend_missing sends them",
     }
     return "; ".join(f"{n:,} {state} ({why[state]})" for state, n in left.items())
+
+
+def _object_values(column: pd.Series) -> np.ndarray:
+    """A new object array of ``column``'s values, each distinct value one shared object
+    (a million rows of a few states are not a million Python strings).
+
+    >>> _object_values(pd.Series(["ready", None, "ready"], dtype="string")).tolist()
+    ['ready', <NA>, 'ready']
+    """
+    if column.dtype == object:  # any Python values: 1, 1.0 and True would be one key
+        return column.to_numpy(dtype=object).copy()
+    codes, uniques = pd.factorize(column)
+    out = np.asarray(uniques, dtype=object)[codes]
+    missing = np.flatnonzero(codes < 0)
+    if len(missing):  # the column's own missing value (NA, NaN or None), as to_numpy gives it
+        out[missing] = column.iloc[missing].to_numpy(dtype=object)
+    return out
 
 
 def _now() -> float:
