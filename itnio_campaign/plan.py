@@ -504,15 +504,13 @@ class Plan:
     def summary(self) -> PlanSummary:
         """Counts by state and reason, requests, segments and the estimated cost."""
         rec = self.recipients
-        # States by code (one pass), then the reasons of the skipped rows only: a million
-        # ready rows cost no per-row text work.
-        codes, uniques = pd.factorize(rec["state"])
-        per_state = np.bincount(codes[codes >= 0], minlength=len(uniques))
-        counts = {str(s): int(n) for s, n in zip(uniques, per_state, strict=True) if n}
+        # States compared in their own (Arrow) type, then the reasons of the skipped rows
+        # only: a million ready rows cost no per-row Python text work.
+        state = rec["state"]
+        ready_mask = (state == READY).to_numpy(dtype=bool, na_value=False)
+        counts = {str(s): int(n) for s, n in state.value_counts(sort=False).items()}
         ordered = {s: counts.pop(s) for s in (READY, *SKIPPED_STATES) if s in counts}
         ordered.update(counts)
-        ready_code = list(uniques).index(READY) if READY in set(uniques) else -2
-        ready_mask = codes == ready_code
         skipped_at = np.flatnonzero(~ready_mask)
         skipped_state = rec["state"].iloc[skipped_at].astype(object)
         key = _reason_keys(skipped_state, rec["reason"].iloc[skipped_at])
